@@ -1,0 +1,253 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ncp-sso/idp/idp"
+)
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.httpError
+	e.IPExtractor = s.ipExtractor()
+	e.Use(s.securityHeaders, s.recoverPanics, s.limitBody)
+	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/login") })
+	e.GET("/login", s.loginPage)
+	e.POST("/login", s.loginSubmit)
+	e.GET("/logout", s.logout)
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/readyz", s.readyz)
+	e.GET("/branding/logo", s.logoHandler)
+	return e
+}
+
+type loginData struct {
+	FlowID   string
+	SPName   string
+	Username string
+	CSRF     string
+	ErrorKey string
+	HelpURL  string
+}
+
+type homeData struct {
+	Name, Email, Username, Since string
+	Links                        []Link
+}
+
+func (s *Server) loginPage(c echo.Context) error {
+	flowID := c.QueryParam("flow")
+	d := loginData{CSRF: s.csrfToken(c)}
+	if flowID != "" {
+		f, err := s.store.GetFlow(c.Request().Context(), flowID)
+		if err != nil {
+			return s.flowGone(c, err)
+		}
+		d.FlowID, d.SPName, d.Username = f.ID, f.SPName, f.LoginHint
+		if d.SPName == "" {
+			d.SPName = f.SP
+		}
+	} else if sess, ok := s.Session(c); ok {
+		return s.Render(c, http.StatusOK, "home", s.home(sess))
+	} else {
+		d.Username = c.QueryParam("login_hint")
+	}
+	d.Username = cleanHint(d.Username)
+	return s.Render(c, http.StatusOK, "login", d)
+}
+
+func (s *Server) home(sess idp.Session) homeData {
+	name := sess.Identity.DisplayName
+	if name == "" {
+		name = sess.Identity.Username
+	}
+	return homeData{
+		Name: name, Email: sess.Identity.Email, Username: sess.Identity.Username,
+		Since: sess.AuthTime.Local().Format("2006-01-02 15:04"), Links: s.links,
+	}
+}
+
+// cleanHint bounds a prefill value; html/template escapes it on output.
+func cleanHint(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) > 256 || !utf8.ValidString(v) {
+		return ""
+	}
+	return v
+}
+
+func (s *Server) flowGone(c echo.Context, err error) error {
+	if !errors.Is(err, idp.ErrNotFound) {
+		s.log.Error("flow_lookup_failed", "request_id", requestID(c), "err", err)
+		return s.ErrorPage(c, http.StatusServiceUnavailable, "error_internal")
+	}
+	return s.ErrorPage(c, http.StatusBadRequest, "error_flow_expired")
+}
+
+func (s *Server) loginSubmit(c echo.Context) error {
+	ctx := c.Request().Context()
+	r := c.Request()
+	if err := r.ParseForm(); err != nil {
+		return s.httpErrorFor(c, err)
+	}
+	for _, k := range []string{"username", "password", "csrf", "flow"} {
+		if len(r.PostForm[k]) > 1 {
+			return s.ErrorPage(c, http.StatusBadRequest, "error_bad_request")
+		}
+	}
+	username := strings.TrimSpace(r.PostFormValue("username"))
+	password := r.PostFormValue("password")
+	d := loginData{FlowID: r.PostFormValue("flow"), Username: cleanHint(username)}
+	var flow idp.Flow
+	if d.FlowID != "" {
+		f, err := s.store.GetFlow(ctx, d.FlowID)
+		if err != nil {
+			return s.flowGone(c, err)
+		}
+		flow = f
+		d.SPName = f.SPName
+		if d.SPName == "" {
+			d.SPName = f.SP
+		}
+	}
+	if !s.csrfOK(c) {
+		s.log.Warn("login_csrf_refused", "request_id", requestID(c), "ip", c.RealIP())
+		d.CSRF, d.ErrorKey = s.csrfToken(c), "login_csrf"
+		return s.Render(c, http.StatusForbidden, "login", d)
+	}
+	d.CSRF = s.csrfToken(c)
+	if username == "" || password == "" {
+		d.ErrorKey = "login_missing_fields"
+		return s.Render(c, http.StatusBadRequest, "login", d)
+	}
+	actx, cancel := context.WithTimeout(ctx, s.sess.LoginTimeout)
+	defer cancel()
+	start := s.now()
+	id, ok, err := s.auth.Authenticate(actx, username, password)
+	logAttrs := []any{"request_id", requestID(c), "user", username, "ip", c.RealIP(), "sp", flow.SP, "duration_ms", s.now().Sub(start).Milliseconds()}
+	if ae, isAccount := idp.IsAccountError(err); isAccount {
+		s.log.Info("login_refused", append(logAttrs, "reason", string(ae.State), "detail", ae.Reason)...)
+		if ae.State == idp.StateNotPermitted && d.FlowID != "" {
+			f, terr := s.store.TakeFlow(ctx, d.FlowID)
+			if terr != nil {
+				return s.flowGone(c, terr)
+			}
+			if p, known := s.protocols[f.Protocol]; known {
+				return p.Deny(c, f, ae)
+			}
+		}
+		d.ErrorKey = accountMessage(ae.State)
+		if ae.State == idp.StatePasswordExpired || ae.State == idp.StateMustChangePassword {
+			d.HelpURL = s.brand.PasswordHelpURL
+		}
+		return s.Render(c, http.StatusForbidden, "login", d)
+	}
+	if err != nil {
+		s.log.Error("login_directory_unavailable", append(logAttrs, "err", err)...)
+		return s.ErrorPage(c, http.StatusServiceUnavailable, "error_unavailable")
+	}
+	if !ok {
+		s.log.Info("login_failed", append(logAttrs, "reason", "invalid_credentials")...)
+		d.ErrorKey = "login_failed"
+		return s.Render(c, http.StatusUnauthorized, "login", d)
+	}
+	sess, err := s.startSession(c, id)
+	if err != nil {
+		s.log.Error("session_store_failed", "request_id", requestID(c), "err", err)
+		return s.ErrorPage(c, http.StatusServiceUnavailable, "error_internal")
+	}
+	s.log.Info("login_succeeded", logAttrs...)
+	if d.FlowID == "" {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	// The Flow is consumed exactly once: a second POST of the same form (a
+	// double click, a replay) finds nothing to resume.
+	f, err := s.store.TakeFlow(ctx, d.FlowID)
+	if err != nil {
+		return s.flowGone(c, err)
+	}
+	p, known := s.protocols[f.Protocol]
+	if !known {
+		s.log.Error("flow_protocol_unknown", "request_id", requestID(c), "protocol", f.Protocol)
+		return s.ErrorPage(c, http.StatusBadRequest, "error_flow_expired")
+	}
+	return p.Resume(c, f, sess)
+}
+
+func accountMessage(st idp.AccountState) string {
+	switch st {
+	case idp.StateNotPermitted:
+		return "login_not_permitted"
+	case idp.StatePasswordExpired:
+		return "login_password_expired"
+	case idp.StateMustChangePassword:
+		return "login_must_change_password"
+	case idp.StateAccountExpired:
+		return "login_account_expired"
+	case idp.StateRestricted:
+		return "login_account_restricted"
+	default:
+		return "login_account_disabled"
+	}
+}
+
+func (s *Server) httpErrorFor(c echo.Context, err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return s.ErrorPage(c, http.StatusRequestEntityTooLarge, "error_too_large")
+	}
+	return s.ErrorPage(c, http.StatusBadRequest, "error_bad_request")
+}
+
+func (s *Server) logout(c echo.Context) error {
+	s.EndSession(c)
+	return s.Render(c, http.StatusOK, "logged_out", nil)
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 5*time.Second)
+	defer cancel()
+	type check struct {
+		Name string `json:"name"`
+		OK   bool   `json:"ok"`
+	}
+	var checks []check
+	ready := true
+	if err := s.store.Check(ctx); err != nil {
+		s.log.Error("readyz_store_failed", "err", err)
+		ready = false
+		checks = append(checks, check{"store", false})
+	} else {
+		checks = append(checks, check{"store", true})
+	}
+	if ch, ok := s.auth.(idp.Checker); ok {
+		if err := ch.Check(ctx); err != nil {
+			s.log.Error("readyz_directory_failed", "err", err)
+			ready = false
+			checks = append(checks, check{"directory", false})
+		} else {
+			checks = append(checks, check{"directory", true})
+		}
+	}
+	status := http.StatusOK
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	return c.JSON(status, map[string]any{"ready": ready, "checks": checks})
+}
+
+func (s *Server) logoHandler(c echo.Context) error {
+	if s.logo == nil {
+		return echo.ErrNotFound
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	return c.Blob(http.StatusOK, s.logoType, s.logo)
+}

@@ -1,0 +1,309 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ncp-sso/idp/idp"
+	"github.com/ncp-sso/idp/templates"
+)
+
+// Options wires a Server. Nil fields mean safe defaults (clock, randomness,
+// logger); Store and Authenticator are required.
+type Options struct {
+	Config        Config
+	Session       SessionConfig
+	Branding      BrandingConfig
+	Store         idp.Store
+	Authenticator idp.Authenticator
+	Protocols     []Protocol
+	// Links are extra buttons on the signed-in page (e.g. the demo's "play
+	// the SP" buttons): a message key and a same-origin URL.
+	Links  []Link
+	Logger *slog.Logger
+	Now    func() time.Time
+	Rand   io.Reader
+}
+
+// Link is a button on the signed-in page.
+type Link struct {
+	Key string
+	URL string
+}
+
+// Server is the IdP's HTTP server. It implements Host for its protocols.
+type Server struct {
+	cfg       Config
+	sess      SessionConfig
+	brand     BrandingConfig
+	store     idp.Store
+	auth      idp.Authenticator
+	protocols map[string]Protocol
+	links     []Link
+	log       *slog.Logger
+	now       func() time.Time
+	rand      io.Reader
+	pages     *templates.Set
+	echo      *echo.Echo
+	secure    bool // public URL is https: Secure cookies, HSTS
+	origin    string
+	cookie    string
+	logo      []byte
+	logoType  string
+}
+
+var _ Host = (*Server)(nil)
+
+// New builds a Server and registers every route, including the protocols'.
+func New(o Options) (*Server, error) {
+	if o.Store == nil || o.Authenticator == nil {
+		return nil, errors.New("server: Store and Authenticator are required")
+	}
+	s := &Server{
+		cfg: o.Config, sess: o.Session, brand: o.Branding,
+		store: o.Store, auth: o.Authenticator, links: o.Links,
+		log: o.Logger, now: o.Now, rand: o.Rand,
+		protocols: map[string]Protocol{},
+	}
+	s.cfg.SetDefaults()
+	s.sess.SetDefaults()
+	s.brand.SetDefaults()
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	pu, err := url.Parse(s.cfg.PublicURL)
+	if err != nil || pu.Host == "" {
+		return nil, fmt.Errorf("server: public_url %q is not an absolute URL", s.cfg.PublicURL)
+	}
+	s.secure = pu.Scheme == "https"
+	s.origin = pu.Scheme + "://" + pu.Host
+	s.cookie = s.sess.CookieName
+	if s.cookie == "" {
+		s.cookie = "idp_session"
+		if s.secure {
+			// __Host- binds the cookie to this exact host, path / and Secure.
+			s.cookie = "__Host-idp_session"
+		}
+	}
+	if s.pages, err = templates.Load(s.cfg.TemplatesDir); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if s.brand.LogoFile != "" {
+		if s.logo, err = os.ReadFile(s.brand.LogoFile); err != nil {
+			return nil, fmt.Errorf("server: branding.logo_file: %w", err)
+		}
+		s.logoType = logoContentType(s.brand.LogoFile)
+	}
+	s.echo = s.routes()
+	for _, p := range o.Protocols {
+		if _, dup := s.protocols[p.Name()]; dup {
+			return nil, fmt.Errorf("server: protocol %q registered twice", p.Name())
+		}
+		s.protocols[p.Name()] = p
+		p.Register(s.echo, s)
+	}
+	return s, nil
+}
+
+func logoContentType(name string) string {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".svg":
+		return "image/svg+xml"
+	case ".jpg", ".jpeg":
+		return "image/jpeg"
+	case ".webp":
+		return "image/webp"
+	default:
+		return "image/png"
+	}
+}
+
+// Handler returns the HTTP handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Echo exposes the router so that the command can add optional pages (the
+// demo's SP simulator) before serving.
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// Serve listens on the configured address (TLS when configured) until ctx is
+// cancelled, then shuts down gracefully within ShutdownTimeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
+		if err != nil {
+			return fmt.Errorf("server: tls: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting_down", "timeout", s.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Host implementation.
+
+// Store returns the state store.
+func (s *Server) Store() idp.Store { return s.store }
+
+// Now returns the current time from the injected clock.
+func (s *Server) Now() time.Time { return s.now() }
+
+// Rand returns the randomness source.
+func (s *Server) Rand() io.Reader { return s.rand }
+
+// Logger returns the structured logger.
+func (s *Server) Logger() *slog.Logger { return s.log }
+
+// PublicURL returns the external base URL without a trailing slash.
+func (s *Server) PublicURL() string { return s.cfg.PublicURL }
+
+// BeginFlow parks f and sends the browser to the login page, or resumes at
+// once for a live session.
+func (s *Server) BeginFlow(c echo.Context, f idp.Flow) error {
+	now := s.now()
+	if f.ID == "" {
+		f.ID = idp.NewID(s.rand)
+	}
+	if f.CreatedAt.IsZero() {
+		f.CreatedAt = now
+	}
+	if f.ExpiresAt.IsZero() {
+		f.ExpiresAt = now.Add(s.sess.FlowLifetime)
+	}
+	p, ok := s.protocols[f.Protocol]
+	if !ok {
+		return fmt.Errorf("server: flow for unregistered protocol %q", f.Protocol)
+	}
+	if sess, live := s.Session(c); live && !f.ForceAuthn {
+		s.log.Info("sso_session_reused", "request_id", requestID(c), "sp", f.SP, "user", sess.Identity.Username)
+		return p.Resume(c, f, sess)
+	}
+	if err := s.store.PutFlow(c.Request().Context(), f); err != nil {
+		s.log.Error("flow_store_failed", "request_id", requestID(c), "err", err)
+		return s.ErrorPage(c, http.StatusServiceUnavailable, "error_internal")
+	}
+	return c.Redirect(http.StatusSeeOther, "/login?flow="+url.QueryEscape(f.ID))
+}
+
+// ErrorPage renders the error page with a message key.
+func (s *Server) ErrorPage(c echo.Context, status int, msgKey string) error {
+	title := "error_title"
+	if status == http.StatusServiceUnavailable {
+		title = "error_unavailable_title"
+	}
+	return s.Render(c, status, "error", errorData{TitleKey: title, MessageKey: msgKey, BackURL: "/login"})
+}
+
+type errorData struct {
+	TitleKey, MessageKey, BackURL string
+}
+
+// Render renders a page in the request's language inside the layout.
+func (s *Server) Render(c echo.Context, status int, name string, data any) error {
+	lang := s.lang(c)
+	p := templates.Page{
+		Lang:      lang,
+		Nonce:     Nonce(c),
+		Brand:     templates.Brand{CompanyName: s.brand.CompanyName, PrimaryColor: s.brand.PrimaryColor},
+		RequestID: requestID(c),
+		LangURLs:  langURLs(c.Request()),
+		Data:      data,
+	}
+	if s.logo != nil {
+		p.Brand.LogoURL = "/branding/logo"
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	h.Set("Content-Language", lang)
+	var buf strings.Builder
+	if err := s.pages.Render(&buf, name, p); err != nil {
+		s.log.Error("render_failed", "request_id", requestID(c), "page", name, "err", err)
+		return c.String(http.StatusInternalServerError, "Internal error / 내부 오류 ("+requestID(c)+")")
+	}
+	return c.HTML(status, buf.String())
+}
+
+// langURLs links the current page in each language, keeping the query (and
+// so the pending login's flow handle).
+func langURLs(r *http.Request) map[string]string {
+	out := map[string]string{}
+	path := r.URL.Path
+	if r.Method != http.MethodGet {
+		path = "/login"
+	}
+	for _, l := range templates.Languages {
+		q := url.Values{}
+		if r.Method == http.MethodGet {
+			q = r.URL.Query()
+		} else if f := r.PostFormValue("flow"); f != "" {
+			q.Set("flow", f)
+		}
+		q.Set("lang", l)
+		out[l] = path + "?" + q.Encode()
+	}
+	return out
+}
+
+const langCookie = "idp_lang"
+
+// lang picks the page language: an explicit ?lang= (remembered in a
+// cookie), then the cookie, then Accept-Language, then Korean.
+func (s *Server) lang(c echo.Context) string {
+	if l := c.QueryParam("lang"); l != "" {
+		for _, v := range templates.Languages {
+			if v == l {
+				c.SetCookie(&http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+				return l
+			}
+		}
+	}
+	if ck, err := c.Cookie(langCookie); err == nil {
+		for _, v := range templates.Languages {
+			if v == ck.Value {
+				return v
+			}
+		}
+	}
+	return templates.PickLang(c.Request().Header.Get("Accept-Language"))
+}

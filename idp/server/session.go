@@ -1,0 +1,117 @@
+package server
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ncp-sso/idp/idp"
+)
+
+// Session returns the browser's live SSO session.
+func (s *Server) Session(c echo.Context) (idp.Session, bool) {
+	ck, err := c.Cookie(s.cookie)
+	if err != nil || ck.Value == "" || len(ck.Value) > 128 {
+		return idp.Session{}, false
+	}
+	sess, err := s.store.GetSession(c.Request().Context(), ck.Value)
+	if err != nil {
+		if !errors.Is(err, idp.ErrNotFound) {
+			s.log.Error("session_lookup_failed", "request_id", requestID(c), "err", err)
+		}
+		return idp.Session{}, false
+	}
+	if !sess.ExpiresAt.After(s.now()) {
+		return idp.Session{}, false
+	}
+	return sess, true
+}
+
+// EndSession deletes the browser's session and clears its cookie.
+func (s *Server) EndSession(c echo.Context) (idp.Session, bool) {
+	sess, ok := s.Session(c)
+	if ok {
+		if err := s.store.DeleteSession(c.Request().Context(), sess.ID); err != nil {
+			s.log.Error("session_delete_failed", "request_id", requestID(c), "err", err)
+		}
+		s.log.Info("logout", "request_id", requestID(c), "user", sess.Identity.Username)
+	}
+	s.setCookie(c, s.cookie, "", -1)
+	return sess, ok
+}
+
+// startSession replaces any previous session with a fresh one (a new ID
+// after login: a planted cookie is never promoted to an authenticated one).
+func (s *Server) startSession(c echo.Context, id idp.Identity) (idp.Session, error) {
+	ctx := c.Request().Context()
+	if ck, err := c.Cookie(s.cookie); err == nil && ck.Value != "" && len(ck.Value) <= 128 {
+		_ = s.store.DeleteSession(ctx, ck.Value)
+	}
+	now := s.now()
+	sess := idp.Session{
+		ID:        idp.NewID(s.rand),
+		Identity:  id,
+		AuthTime:  now,
+		ExpiresAt: now.Add(s.sess.Lifetime),
+		ClientIP:  c.RealIP(),
+		UserAgent: truncate(c.Request().UserAgent(), 256),
+	}
+	if err := s.store.PutSession(ctx, sess); err != nil {
+		return idp.Session{}, err
+	}
+	// A session cookie (no Max-Age): closing the browser ends it on shared
+	// PCs; the server-side record bounds it by Lifetime either way.
+	s.setCookie(c, s.cookie, sess.ID, 0)
+	return sess, nil
+}
+
+func (s *Server) setCookie(c echo.Context, name, value string, maxAge int) {
+	c.SetCookie(&http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// CSRF: a random token in a cookie, echoed in the form (double submit). The
+// cookie is SameSite=Lax, so a cross-site POST arrives without it; Origin
+// and Sec-Fetch-Site are checked as well where the browser sends them.
+
+const csrfCookie = "idp_csrf"
+
+func (s *Server) csrfToken(c echo.Context) string {
+	if ck, err := c.Cookie(csrfCookie); err == nil && len(ck.Value) >= 32 && len(ck.Value) <= 64 {
+		return ck.Value
+	}
+	tok := idp.NewID(s.rand)
+	s.setCookie(c, csrfCookie, tok, 0)
+	return tok
+}
+
+func (s *Server) csrfOK(c echo.Context) bool {
+	r := c.Request()
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" {
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != "null" && !strings.EqualFold(o, s.origin) {
+		if u, err := url.Parse(o); err != nil || !strings.EqualFold(u.Host, r.Host) {
+			return false
+		}
+	}
+	ck, err := c.Cookie(csrfCookie)
+	if err != nil || ck.Value == "" {
+		return false
+	}
+	form := r.PostFormValue("csrf")
+	return subtle.ConstantTimeCompare([]byte(ck.Value), []byte(form)) == 1
+}

@@ -1,0 +1,240 @@
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+)
+
+//go:embed *.html messages/*.json
+var embedded embed.FS
+
+// Languages are the supported page languages; the first is the default.
+var Languages = []string{"ko", "en"}
+
+// DefaultLang is the language used when the browser expresses no preference
+// we support.
+const DefaultLang = "ko"
+
+// Brand is the company branding shown on every page.
+type Brand struct {
+	// CompanyName is shown in the header and page titles.
+	CompanyName string
+	// LogoURL is the same-origin URL of the logo, empty for none.
+	LogoURL string
+	// PrimaryColor is a CSS colour (#rrggbb) for buttons and links.
+	PrimaryColor string
+}
+
+// Page is what every page template is executed with.
+type Page struct {
+	Lang  string
+	T     map[string]string
+	Nonce string
+	Brand Brand
+	// RequestID is the reference an employee can quote to IT.
+	RequestID string
+	// LangURLs maps each language to a URL of the same page in it.
+	LangURLs map[string]string
+	Data     any
+}
+
+// Set is a parsed set of pages and messages. It is immutable and safe for
+// concurrent use.
+type Set struct {
+	pages    map[string]*template.Template
+	messages map[string]map[string]string // lang -> key -> text
+}
+
+// Load parses the embedded pages and messages; files in overrideDir (when
+// not empty) replace embedded files of the same name.
+func Load(overrideDir string) (*Set, error) {
+	var fsys fs.FS = embedded
+	if overrideDir != "" {
+		fsys = overlay{top: os.DirFS(overrideDir), base: embedded}
+	}
+	msgs, err := loadMessages(fsys)
+	if err != nil {
+		return nil, err
+	}
+	layout, err := fs.ReadFile(fsys, "layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("templates: layout.html: %w", err)
+	}
+	names, err := fs.Glob(fsys, "*.html")
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	if od, ok := fsys.(overlay); ok {
+		more, _ := fs.Glob(od.top, "*.html")
+		names = append(names, more...)
+	}
+	s := &Set{pages: map[string]*template.Template{}, messages: msgs}
+	for _, n := range names {
+		name := strings.TrimSuffix(n, ".html")
+		if name == "layout" || s.pages[name] != nil {
+			continue
+		}
+		body, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return nil, fmt.Errorf("templates: %s: %w", n, err)
+		}
+		t, err := template.New("layout").Funcs(funcs).Parse(string(layout))
+		if err != nil {
+			return nil, fmt.Errorf("templates: layout.html: %w", err)
+		}
+		if _, err := t.New(n).Parse(string(body)); err != nil {
+			return nil, fmt.Errorf("templates: %s: %w", n, err)
+		}
+		s.pages[name] = t
+	}
+	return s, nil
+}
+
+var funcs = template.FuncMap{
+	// tr looks up a message key chosen at run time (e.g. an error message).
+	"tr": func(t map[string]string, key string) string {
+		if v, ok := t[key]; ok {
+			return v
+		}
+		return key
+	},
+}
+
+func loadMessages(fsys fs.FS) (map[string]map[string]string, error) {
+	files, err := fs.Glob(fsys, "messages/*.json")
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	if od, ok := fsys.(overlay); ok {
+		more, _ := fs.Glob(od.top, "messages/*.json")
+		files = dedupe(append(files, more...))
+	}
+	out := map[string]map[string]string{}
+	for _, l := range Languages {
+		out[l] = map[string]string{}
+	}
+	owner := map[string]string{}
+	var problems []string
+	for _, f := range files {
+		raw, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			return nil, fmt.Errorf("templates: %s: %w", f, err)
+		}
+		var m map[string]map[string]string
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, fmt.Errorf("templates: %s: %w", f, err)
+		}
+		for key, tr := range m {
+			if prev, dup := owner[key]; dup {
+				problems = append(problems, fmt.Sprintf("%s: key %q already defined in %s", f, key, prev))
+				continue
+			}
+			owner[key] = f
+			for _, l := range Languages {
+				v := tr[l]
+				if strings.TrimSpace(v) == "" {
+					problems = append(problems, fmt.Sprintf("%s: key %q has no %q text", f, key, l))
+				}
+				out[l][key] = v
+			}
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, errors.New("templates: message catalog: " + strings.Join(problems, "; "))
+	}
+	return out, nil
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Messages returns the message map for lang (the default language for an
+// unsupported one). The map must not be modified.
+func (s *Set) Messages(lang string) map[string]string {
+	if m, ok := s.messages[lang]; ok {
+		return m
+	}
+	return s.messages[DefaultLang]
+}
+
+// Has reports whether a page exists.
+func (s *Set) Has(name string) bool { return s.pages[name] != nil }
+
+// Render executes page name with p into w. It renders into a buffer first so
+// that a template error never leaves half a page behind.
+func (s *Set) Render(w io.Writer, name string, p Page) error {
+	t := s.pages[name]
+	if t == nil {
+		return fmt.Errorf("templates: no page %q", name)
+	}
+	if p.T == nil {
+		p.T = s.Messages(p.Lang)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		return fmt.Errorf("templates: render %s: %w", name, err)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// overlay is a file system whose top layer shadows the base layer.
+type overlay struct {
+	top, base fs.FS
+}
+
+func (o overlay) Open(name string) (fs.File, error) {
+	if f, err := o.top.Open(path.Clean(name)); err == nil {
+		return f, nil
+	}
+	return o.base.Open(name)
+}
+
+// PickLang chooses a supported language from an Accept-Language header
+// value, honouring q-values loosely (first supported tag wins in order).
+func PickLang(acceptLanguage string) string {
+	best, bestQ := "", -1.0
+	for _, part := range strings.Split(acceptLanguage, ",") {
+		tag, q := strings.TrimSpace(part), 1.0
+		if i := strings.Index(tag, ";"); i >= 0 {
+			var qv float64
+			if _, err := fmt.Sscanf(strings.TrimSpace(tag[i+1:]), "q=%g", &qv); err == nil {
+				q = qv
+			}
+			tag = strings.TrimSpace(tag[:i])
+		}
+		base := strings.ToLower(tag)
+		if j := strings.IndexAny(base, "-_"); j >= 0 {
+			base = base[:j]
+		}
+		for _, l := range Languages {
+			if base == l && q > bestQ {
+				best, bestQ = l, q
+			}
+		}
+	}
+	if best == "" {
+		return DefaultLang
+	}
+	return best
+}
