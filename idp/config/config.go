@@ -1,0 +1,146 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ncp-sso/idp/idp"
+	"github.com/ncp-sso/idp/idp/server"
+	"github.com/ncp-sso/idp/idp/store"
+	"github.com/ncp-sso/idp/ldapauth"
+)
+
+// Config is the whole configuration file. Every section is documented key by
+// key in idp.example.yaml at the repository root.
+type Config struct {
+	Server   server.Config         `yaml:"server"`
+	Session  server.SessionConfig  `yaml:"session"`
+	Branding server.BrandingConfig `yaml:"branding"`
+	Log      LogConfig             `yaml:"log"`
+	Store    store.Config          `yaml:"store"`
+	LDAP     ldapauth.Config       `yaml:"ldap"`
+}
+
+// LogConfig is the `log:` section.
+type LogConfig struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is json (for a log collector) or text. Default json.
+	Format string `yaml:"format"`
+}
+
+// SetDefaults fills zero values.
+func (c *LogConfig) SetDefaults() {
+	if c.Level == "" {
+		c.Level = "info"
+	}
+	if c.Format == "" {
+		c.Format = "json"
+	}
+}
+
+// Validate reports every problem at once.
+func (c *LogConfig) Validate() idp.Problems {
+	var ps idp.Problems
+	switch c.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		ps.Addf("level", "must be debug, info, warn or error")
+	}
+	if c.Format != "json" && c.Format != "text" {
+		ps.Addf("format", "must be json or text")
+	}
+	return ps
+}
+
+// section is implemented by every configuration section.
+type section interface {
+	SetDefaults()
+	Validate() idp.Problems
+}
+
+// sections lists the sections with their YAML keys, in file order.
+func (c *Config) sections() []struct {
+	key string
+	s   section
+} {
+	return []struct {
+		key string
+		s   section
+	}{
+		{"server", &c.Server}, {"session", &c.Session}, {"branding", &c.Branding},
+		{"log", &c.Log}, {"store", &c.Store}, {"ldap", &c.LDAP},
+	}
+}
+
+// SetDefaults applies every section's defaults.
+func (c *Config) SetDefaults() {
+	for _, s := range c.sections() {
+		s.s.SetDefaults()
+	}
+}
+
+// Validate returns every problem of every section.
+func (c *Config) Validate() idp.Problems {
+	var ps idp.Problems
+	for _, s := range c.sections() {
+		ps.Merge(s.key, s.s.Validate())
+	}
+	return ps
+}
+
+// Load reads, checks, defaults and validates the file at path. The error is
+// idp.Problems when the file is readable YAML with mistakes.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return Parse(f, os.LookupEnv)
+}
+
+// Parse is Load from a reader, with an injectable environment.
+func Parse(r io.Reader, lookupEnv func(string) (string, bool)) (*Config, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, idp.Problems{{Key: "(file)", Msg: "the file is empty: start from idp.example.yaml"}}
+		}
+		return nil, fmt.Errorf("config: not valid YAML: %w", err)
+	}
+	var ps idp.Problems
+	expandEnv(&root, "", lookupEnv, &ps)
+	cfg := &Config{}
+	checkKeys(&root, reflect.TypeOf(cfg), "", &ps)
+	if err := root.Decode(cfg); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, e := range te.Errors {
+				ps.Addf("(value)", "%s", e)
+			}
+		} else {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+	}
+	resolveFiles(reflect.ValueOf(cfg), "", &ps)
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate().Err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
