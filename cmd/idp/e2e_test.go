@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ncp-sso/idp/idp/config"
+	"github.com/ncp-sso/idp/ldapauth/ldapdemo"
+	"github.com/ncp-sso/idp/ldapauth/slapdtest"
+)
+
+// browser is a cookie-keeping client that stops at redirects, so each step
+// of a journey can be asserted.
+type browser struct {
+	t    *testing.T
+	c    *http.Client
+	base string
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) get(path string) (*http.Response, string) {
+	b.t.Helper()
+	resp, err := b.c.Get(b.base + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([a-z]+)" value="([^"]*)">`)
+
+// login fills the form found on page as a person would.
+func (b *browser) login(page, user, pass string) (*http.Response, string) {
+	b.t.Helper()
+	form := url.Values{}
+	for _, m := range hiddenInput.FindAllStringSubmatch(page, -1) {
+		form.Set(m[1], m[2])
+	}
+	form.Set("username", user)
+	form.Set("password", pass)
+	resp, err := b.c.PostForm(b.base+"/login", form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func startServer(t *testing.T, cfg *config.Config) string {
+	t.Helper()
+	w, err := build(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	ts := httptest.NewServer(w.srv.Handler())
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// TestLoginAgainstRealSlapd is the foundation's end-to-end journey: the
+// configuration is parsed like a file, the login page is fetched, the form
+// posted, the session cookie set and the second visit recognised, with the
+// real ldapauth against a real OpenLDAP.
+func TestLoginAgainstRealSlapd(t *testing.T) {
+	sl := slapdtest.Start(t)
+	ou := sl.NewOU(t)
+	sl.AddLDIF(t, fmt.Sprintf(`dn: cn=svc,%[1]s
+objectClass: inetOrgPerson
+cn: svc
+sn: Service
+userPassword: svc-pa$$word
+
+dn: uid=hana,%[1]s
+objectClass: inetOrgPerson
+uid: hana
+cn: 박하나
+sn: Park
+mail: hana@example.test
+userPassword: Hana!2345
+
+dn: uid=outsider,%[1]s
+objectClass: inetOrgPerson
+uid: outsider
+cn: Outsider
+sn: Out
+mail: outsider@example.test
+userPassword: Out!2345
+
+dn: cn=sso,%[1]s
+objectClass: groupOfNames
+cn: sso
+member: uid=hana,%[1]s
+`, ou))
+	yaml := fmt.Sprintf(`
+server:
+  public_url: "http://127.0.0.1"
+store:
+  backend: bolt
+  path: %q
+ldap:
+  urls: [%q, %q]
+  ca_file: %q
+  bind_dn: "cn=svc,%s"
+  bind_password: "${SVC_PW}"
+  user:
+    base_dn: %q
+  groups:
+    required: ["cn=sso,%s"]
+`, t.TempDir()+"/idp.db", "ldap://127.0.0.1:1", sl.URL, sl.CAFile, ou, ou, ou)
+	cfg, err := config.Parse(strings.NewReader(yaml), func(k string) (string, bool) {
+		return map[string]string{"SVC_PW": "svc-pa$$word"}[k], k == "SVC_PW"
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startServer(t, cfg)
+
+	b := newBrowser(t, base)
+	_, page := b.get("/login")
+	resp, body := b.login(page, "hana", "wrong")
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "올바르지 않습니다") {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	resp, _ = b.login(body, "hana@example.test", "Hana!2345")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login by mail: %d", resp.StatusCode)
+	}
+	if len(resp.Cookies()) == 0 {
+		t.Fatal("no session cookie")
+	}
+	_, body = b.get("/login")
+	if !strings.Contains(body, "박하나") || !strings.Contains(body, "hana@example.test") {
+		t.Fatalf("second visit not recognised:\n%s", body)
+	}
+
+	// Outside the required group: a clear "not permitted" message.
+	o := newBrowser(t, base)
+	_, page = o.get("/login")
+	resp, body = o.login(page, "outsider", "Out!2345")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "권한이 없는 계정") {
+		t.Fatalf("outsider: %d", resp.StatusCode)
+	}
+
+	resp, body = b.get("/readyz")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz %d %s", resp.StatusCode, body)
+	}
+	// The directory goes away: the page says so with 503, never "wrong password".
+	if err := sl.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n := newBrowser(t, base)
+	_, page = n.get("/login")
+	resp, body = n.login(page, "hana", "Hana!2345")
+	if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(body, "올바르지 않습니다") {
+		t.Fatalf("outage: %d", resp.StatusCode)
+	}
+	if resp, _ := n.get("/readyz"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("readyz during outage: %d", resp.StatusCode)
+	}
+}
+
+// TestDemo runs `idp demo`'s wiring: the embedded directory from
+// testdata/demo.ldif through the real ldapauth path.
+func TestDemo(t *testing.T) {
+	dir, err := ldapdemo.Start(context.Background(), "../../testdata/demo.ldif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dir.Close() })
+	cfg, err := demoConfig(dir, "127.0.0.1:0", t.TempDir()+"/idp.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startServer(t, cfg)
+	accounts := dir.Directory().Accounts()
+	if len(accounts) < 2 {
+		t.Fatalf("demo LDIF has %d accounts", len(accounts))
+	}
+	for _, a := range accounts {
+		t.Run(a.Username, func(t *testing.T) {
+			b := newBrowser(t, base)
+			_, page := b.get("/login")
+			resp, _ := b.login(page, a.Username, a.Password)
+			inGroup := slices.Contains(a.Groups, "sso-users")
+			switch {
+			case inGroup && resp.StatusCode != http.StatusSeeOther:
+				t.Fatalf("%s should sign in, got %d", a.Username, resp.StatusCode)
+			case !inGroup && resp.StatusCode != http.StatusForbidden:
+				t.Fatalf("%s is in no group and must be refused, got %d", a.Username, resp.StatusCode)
+			}
+		})
+	}
+	var out strings.Builder
+	printDemoBanner(&out, cfg.Server.PublicURL, dir)
+	if !strings.Contains(out.String(), "/login") || !strings.Contains(out.String(), accounts[0].Password) {
+		t.Errorf("banner lacks the login URL or an account:\n%s", out.String())
+	}
+}
+
+func TestCLIHelp(t *testing.T) {
+	for name := range commands {
+		t.Run(name, func(t *testing.T) {
+			var out, errb strings.Builder
+			code := run(context.Background(), []string{name, "--help"}, &out, &errb)
+			if code != 0 || !strings.Contains(errb.String()+out.String(), "Usage: idp "+name) {
+				t.Errorf("idp %s --help: exit %d, output %q", name, code, errb.String()+out.String())
+			}
+		})
+	}
+	var out strings.Builder
+	if code := run(context.Background(), []string{"nope"}, &out, &out); code != 2 || !strings.Contains(out.String(), "unknown command") {
+		t.Errorf("unknown command: %d %q", code, out.String())
+	}
+}

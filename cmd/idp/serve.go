@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/ncp-sso/idp/idp"
+	"github.com/ncp-sso/idp/idp/config"
+	"github.com/ncp-sso/idp/idp/server"
+	"github.com/ncp-sso/idp/idp/store"
+	"github.com/ncp-sso/idp/idp/store/boltstore"
+	"github.com/ncp-sso/idp/idp/store/memory"
+	"github.com/ncp-sso/idp/ldapauth"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "path to the YAML configuration file (required; see idp.example.yaml)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, `Usage: idp serve --config FILE
+
+Runs the identity provider: the company login page, the SSO endpoints of the
+configured modes, /healthz and /readyz. Stops gracefully on SIGTERM or Ctrl-C.
+
+Flags:`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "idp serve: --config FILE is required (start from idp.example.yaml, or try 'idp demo')")
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "idp serve: %s: %v\n", *path, err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	if err := serve(ctx, cfg, log, nil); err != nil {
+		log.Error("server_stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// wiring is everything a running server holds, so that the caller can close it.
+type wiring struct {
+	srv   *server.Server
+	store idp.Store
+	auth  *ldapauth.Authenticator
+}
+
+func (w *wiring) Close() {
+	if w.auth != nil {
+		_ = w.auth.Close()
+	}
+	if w.store != nil {
+		_ = w.store.Close()
+	}
+}
+
+// build wires the concrete types chosen by the configuration.
+func build(cfg *config.Config, log *slog.Logger, links []server.Link) (*wiring, error) {
+	w := &wiring{}
+	var err error
+	switch cfg.Store.Backend {
+	case store.BackendMemory:
+		w.store = store.New(memory.New(memory.WithSweepInterval(cfg.Store.SweepInterval), memory.WithLogger(log)))
+	default:
+		b, oerr := boltstore.OpenConfig(cfg.Store, boltstore.WithLogger(log))
+		if oerr != nil {
+			return nil, oerr
+		}
+		w.store = store.New(b)
+	}
+	if w.auth, err = ldapauth.New(cfg.LDAP, ldapauth.WithLogger(log)); err != nil {
+		w.Close()
+		return nil, err
+	}
+	protocols, err := buildProtocols(cfg, log)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	w.srv, err = server.New(server.Options{
+		Config: cfg.Server, Session: cfg.Session, Branding: cfg.Branding,
+		Store: w.store, Authenticator: w.auth, Protocols: protocols,
+		Links: links, Logger: log,
+	})
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// serve runs the server until ctx ends. ready, when not nil, is called with
+// the listener's address once it accepts connections.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(*wiring, net.Addr)) error {
+	w, err := build(cfg, log, nil)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	return listenAndServe(ctx, cfg, log, w, ready)
+}
+
+func listenAndServe(ctx context.Context, cfg *config.Config, log *slog.Logger, w *wiring, ready func(*wiring, net.Addr)) error {
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "tls", cfg.Server.TLS.Enabled())
+	if ready != nil {
+		ready(w, ln.Addr())
+	}
+	if err := w.srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+

@@ -1,0 +1,141 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Backend is the small key-value contract every state store implements. It
+// knows nothing of sessions, flows or codes: the typed adapter returned by New
+// builds those on top of it, so a new backend (Redis, say) implements these
+// few primitives and passes storetest.Run.
+//
+// Records live in named buckets. A record is live from the moment it is
+// written until its expiry (exclusive: at expiresAt it is already gone) and
+// every read enforces that, whether or not a sweeper has removed it yet.
+// Values handed in are not retained and values handed out are copies: callers
+// may reuse either slice.
+//
+// A record consumed by Consume becomes a tombstone. Only Consume sees
+// tombstones; for every other operation a tombstone is as absent as an
+// expired record (Get and Take report idp.ErrNotFound, Put, PutIfAbsent and
+// Incr write a fresh record over it).
+//
+// Errors: idp.ErrNotFound for absent, expired and consumed records;
+// ErrInvalid (wrapped) for calls that break this contract; failures of the
+// backend itself, including use after Close, wrap idp.ErrStoreUnavailable.
+// A cancelled context makes an operation return the context's error without
+// touching the store.
+type Backend interface {
+	// Put stores value under key until expiresAt, replacing any record.
+	Put(ctx context.Context, bucket string, key, value []byte, expiresAt time.Time) error
+	// Get returns the value of a live record.
+	Get(ctx context.Context, bucket string, key []byte) ([]byte, error)
+	// Delete removes the record (live, expired or tombstone); removing
+	// nothing is not an error.
+	Delete(ctx context.Context, bucket string, key []byte) error
+	// Take atomically returns and removes a live record: of any number of
+	// concurrent takes of one record exactly one gets its value, the others
+	// idp.ErrNotFound.
+	Take(ctx context.Context, bucket string, key []byte) ([]byte, error)
+	// Consume atomically turns a live record into a tombstone that is kept
+	// until the record's expiry plus keep, and returns its value. The call
+	// that consumed it gets first=true; every later Consume until the
+	// tombstone expires gets the same value with first=false. An absent or
+	// expired record (or an expired tombstone) gives idp.ErrNotFound.
+	Consume(ctx context.Context, bucket string, key []byte, keep time.Duration) (value []byte, first bool, err error)
+	// PutIfAbsent stores the record only when no live record exists under
+	// key, and reports whether it did. Of concurrent calls for one key
+	// exactly one reports true.
+	PutIfAbsent(ctx context.Context, bucket string, key, value []byte, expiresAt time.Time) (bool, error)
+	// Incr atomically adds one to the counter under key and returns the new
+	// count. When no live counter exists it starts a new one at 1 that lives
+	// until expiresAt; later increments keep that expiry (a fixed window).
+	// The stored value is the count in decimal ASCII. Incr on a live record
+	// that is not a counter is an error.
+	Incr(ctx context.Context, bucket string, key []byte, expiresAt time.Time) (int64, error)
+	// Sweep removes expired records and tombstones and reports how many it
+	// removed. Backends with native expiry may remove nothing and return 0.
+	Sweep(ctx context.Context) (int, error)
+	// Check reports whether the backend can serve (for /readyz).
+	Check(ctx context.Context) error
+	// Close releases the backend and stops its sweeper. It is idempotent;
+	// every other call after Close fails with idp.ErrStoreUnavailable.
+	Close() error
+}
+
+// ErrInvalid is wrapped by errors for calls that break the Backend contract
+// (empty bucket or key, zero expiry, negative duration, Incr on a value that
+// is not a counter). It is a bug in the caller, not a store outage.
+var ErrInvalid = errors.New("store: invalid argument")
+
+// CheckKey returns an error wrapping ErrInvalid when bucket or key is empty.
+// Backends call it first in every keyed operation.
+func CheckKey(bucket string, key []byte) error {
+	switch {
+	case bucket == "":
+		return fmt.Errorf("%w: empty bucket name", ErrInvalid)
+	case len(key) == 0:
+		return fmt.Errorf("%w: empty key", ErrInvalid)
+	}
+	return nil
+}
+
+// CheckExpiry returns an error wrapping ErrInvalid for a zero expiry: every
+// record in an identity provider's state store must end.
+func CheckExpiry(expiresAt time.Time) error {
+	if expiresAt.IsZero() {
+		return fmt.Errorf("%w: zero expiry", ErrInvalid)
+	}
+	return nil
+}
+
+// DefaultSweepInterval is how often backends without native expiry remove
+// expired records when no interval is configured.
+const DefaultSweepInterval = time.Minute
+
+// StartSweeper calls sweep every interval in its own goroutine until the
+// returned stop function is called. stop cancels a sweep in progress, waits
+// for the goroutine to end, and may be called more than once. An interval of
+// zero or less starts nothing. Failures are logged, never fatal: expired
+// records are invisible to reads anyway, so a missed sweep only costs space.
+func StartSweeper(sweep func(context.Context) (int, error), interval time.Duration, log *slog.Logger) (stop func()) {
+	if interval <= 0 {
+		return func() {}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			n, err := sweep(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Error("store sweep failed", "err", err)
+			case n > 0:
+				log.Debug("store swept expired records", "removed", n)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+}

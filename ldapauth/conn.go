@@ -1,0 +1,236 @@
+package ldapauth
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/ncp-sso/idp/idp"
+)
+
+// downFor is how long a server that failed is tried only after the others,
+// so that a dead or hung first server costs one timeout, not one per login.
+const downFor = 30 * time.Second
+
+// deadlineSlack lets go-ldap's own request timer fire (with its clearer
+// error) before the socket deadline that backs it up.
+const deadlineSlack = 250 * time.Millisecond
+
+var (
+	errNoCertificate = errors.New("no PEM certificate found")
+	errClosed        = errors.New("ldapauth: authenticator closed")
+)
+
+// server is one configured URL and its recent health.
+type server struct {
+	url      string // as configured, for logs
+	addr     string // host:port
+	ldaps    bool
+	startTLS bool
+	tls      *tls.Config // nil for plain connections
+
+	downUntil time.Time // guarded by directory.mu
+}
+
+// directory dials the configured servers in order, skipping to the next one
+// on failure, and remembers which ones failed recently.
+type directory struct {
+	servers        []*server
+	dialTimeout    time.Duration
+	requestTimeout time.Duration
+	now            func() time.Time
+	logger         *slog.Logger
+
+	mu sync.Mutex
+}
+
+func newServers(cfg *Config, base *tls.Config) ([]*server, error) {
+	var out []*server
+	for _, raw := range cfg.URLs {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("ldapauth: url %q: %w", raw, err)
+		}
+		s := &server{url: raw, ldaps: u.Scheme == "ldaps"}
+		port := u.Port()
+		if port == "" {
+			port = ldap.DefaultLdapPort
+			if s.ldaps {
+				port = ldap.DefaultLdapsPort
+			}
+		}
+		s.addr = net.JoinHostPort(u.Hostname(), port)
+		s.startTLS = !s.ldaps && cfg.useStartTLS()
+		if s.ldaps || s.startTLS {
+			s.tls = base.Clone()
+			s.tls.ServerName = cfg.ServerName
+			if s.tls.ServerName == "" {
+				s.tls.ServerName = u.Hostname()
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// order returns the servers to try: prefer first (the server that found
+// the user, so the bind sees the same replica), then those not marked down
+// in configured order, then the ones marked down as a last resort.
+func (d *directory) order(prefer *server) []*server {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.now()
+	out := make([]*server, 0, len(d.servers))
+	if prefer != nil {
+		out = append(out, prefer)
+	}
+	var down []*server
+	for _, s := range d.servers {
+		switch {
+		case s == prefer:
+		case now.Before(s.downUntil):
+			down = append(down, s)
+		default:
+			out = append(out, s)
+		}
+	}
+	return append(out, down...)
+}
+
+func (d *directory) markDown(s *server) {
+	d.mu.Lock()
+	s.downUntil = d.now().Add(downFor)
+	d.mu.Unlock()
+}
+
+func (d *directory) markUp(s *server) {
+	d.mu.Lock()
+	s.downUntil = time.Time{}
+	d.mu.Unlock()
+}
+
+// dial connects to the first server that accepts a connection and, when
+// setup is not nil, answers it (the service bind). Every failure is logged
+// and the server marked down; when none is left the error wraps
+// idp.ErrDirectoryUnavailable.
+func (d *directory) dial(ctx context.Context, prefer *server, setup func(context.Context, *conn) error) (*conn, error) {
+	var errs []error
+	for _, s := range d.order(prefer) {
+		if ctx.Err() != nil {
+			errs = append(errs, ctx.Err())
+			break
+		}
+		c, err := d.dialServer(ctx, s)
+		if err == nil && setup != nil {
+			if err = setup(ctx, c); err != nil {
+				c.close()
+			}
+		}
+		if err == nil {
+			d.markUp(s)
+			return c, nil
+		}
+		d.markDown(s)
+		d.logger.WarnContext(ctx, "ldap server failed", "event", "ldap_server_failed", "server", s.url, "err", err)
+		errs = append(errs, fmt.Errorf("%s: %w", s.url, err))
+	}
+	return nil, fmt.Errorf("ldapauth: no directory server answered: %w: %w", idp.ErrDirectoryUnavailable, errors.Join(errs...))
+}
+
+// dialServer opens one connection, with TLS when configured. The TCP
+// connect and the LDAPS handshake are bounded by dialTimeout, StartTLS by
+// requestTimeout.
+func (d *directory) dialServer(ctx context.Context, s *server) (*conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, d.dialTimeout)
+	defer cancel()
+	var nd net.Dialer
+	raw, err := nd.DialContext(dctx, "tcp", s.addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	nc := raw
+	if s.ldaps {
+		tc := tls.Client(raw, s.tls)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("tls handshake: %w", err)
+		}
+		nc = tc
+	}
+	l := ldap.NewConn(nc, s.ldaps)
+	l.Start()
+	c := &conn{l: l, raw: raw, srv: s, created: d.now(), timeout: d.requestTimeout}
+	if s.startTLS {
+		if err := c.do(ctx, func(l *ldap.Conn) error { return l.StartTLS(s.tls) }); err != nil {
+			c.close()
+			return nil, fmt.Errorf("starttls: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// conn is one LDAP connection to one server, used by one goroutine at a
+// time.
+type conn struct {
+	l       *ldap.Conn
+	raw     net.Conn // the socket under any TLS layer, for deadlines
+	srv     *server
+	created time.Time
+	timeout time.Duration // request timeout
+	// broken is set when an operation failed without an answer from the
+	// server: the connection must not be reused.
+	broken bool
+	// reused is set once the connection came back out of the pool.
+	reused bool
+}
+
+// do runs one LDAP operation bounded by the request timeout and by ctx.
+func (c *conn) do(ctx context.Context, op func(*ldap.Conn) error) error {
+	timeout := c.timeout
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); left < timeout {
+			timeout = left
+		}
+	}
+	if timeout <= 0 {
+		c.broken = true
+		return context.DeadlineExceeded
+	}
+	c.l.SetTimeout(timeout)
+	// go-ldap's request timer does not cover a stalled write or the TLS
+	// handshake inside StartTLS; a socket deadline does.
+	_ = c.raw.SetDeadline(time.Now().Add(timeout + deadlineSlack))
+	// Cancelling ctx closes the connection, which ends the operation.
+	stop := context.AfterFunc(ctx, func() { c.l.Close() })
+	err := op(c.l)
+	if !stop() {
+		c.broken = true
+		return errors.Join(ctx.Err(), err)
+	}
+	_ = c.raw.SetDeadline(time.Time{})
+	if err != nil && !serverAnswered(err) {
+		c.broken = true
+	}
+	return err
+}
+
+func (c *conn) close() {
+	c.broken = true
+	c.l.Close()
+}
+
+// serverAnswered reports whether err is an LDAP result sent by the server
+// (wrong password, no such object, ...), as opposed to a network failure,
+// timeout or client-side error after which the connection is unusable.
+func serverAnswered(err error) bool {
+	var le *ldap.Error
+	return errors.As(err, &le) && le.ResultCode < ldap.ErrorNetwork
+}

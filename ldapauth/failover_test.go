@@ -1,0 +1,72 @@
+package ldapauth
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFailover(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice := f.user(t, "Alice", "alice", "", "pw-alice", nil)
+
+	const timeout = 500 * time.Millisecond
+	tests := []struct {
+		name  string
+		first string
+		good  string
+	}{
+		{"dead then starttls", "ldap://" + closedPort(t), f.srv.URL},
+		{"hung then starttls", "ldap://" + hungServer(t), f.srv.URL},
+		{"hung ldaps then ldaps", "ldaps://" + hungServer(t), f.srv.LDAPSURL},
+		{"dead ldaps then ldaps", "ldaps://" + closedPort(t), f.srv.LDAPSURL},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := f.config()
+			cfg.URLs = []string{tc.first, tc.good}
+			cfg.DialTimeout, cfg.RequestTimeout = timeout, timeout
+			a := f.newAuth(t, cfg)
+
+			start := time.Now()
+			mustLogin(t, a, "alice", "pw-alice", alice)
+			// One timeout for the bad server (dial, or StartTLS/handshake),
+			// then the good one answers quickly.
+			if d := time.Since(start); d > 2*timeout+time.Second {
+				t.Errorf("first login took %v", d)
+			}
+			mustRefuse(t, a, "alice", "wrong")
+
+			// The failed server is now tried last: the user bind (a new
+			// connection every login) does not wait for it again.
+			start = time.Now()
+			mustLogin(t, a, "alice", "pw-alice", alice)
+			if d := time.Since(start); d > timeout {
+				t.Errorf("login after failover took %v; the failed server was retried first", d)
+			}
+			if !strings.Contains(f.log.String(), `"event":"ldap_server_failed"`) {
+				t.Errorf("server failure not logged")
+			}
+		})
+	}
+
+	t.Run("all down", func(t *testing.T) {
+		t.Parallel()
+		cfg := f.config()
+		cfg.URLs = []string{"ldap://" + closedPort(t), "ldap://" + hungServer(t), "ldaps://" + hungServer(t)}
+		cfg.DialTimeout, cfg.RequestTimeout = timeout, timeout
+		a := f.newAuth(t, cfg)
+		start := time.Now()
+		err := mustOutage(t, a, "alice", "pw-alice")
+		if d := time.Since(start); d > 3*timeout+time.Second {
+			t.Errorf("outage took %v to report", d)
+		}
+		for _, u := range cfg.URLs {
+			if !strings.Contains(err.Error(), u) {
+				t.Errorf("error does not name %s: %v", u, err)
+			}
+		}
+	})
+}

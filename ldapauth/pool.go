@@ -1,0 +1,107 @@
+package ldapauth
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// maxConnAge retires pooled connections so that, after a failover, the
+// pool returns to the preferred server and picks up changed DNS.
+const maxConnAge = 5 * time.Minute
+
+// pool keeps service-account connections bound and ready for searches. At
+// most size are lent out at once; callers beyond that wait (bounded by
+// their context). A connection is only ever bound as the service account:
+// users bind on connections of their own.
+type pool struct {
+	dir   *directory
+	setup func(context.Context, *conn) error // the service bind
+	now   func() time.Time
+	slots chan struct{}
+
+	mu     sync.Mutex
+	idle   []*conn
+	closed bool
+}
+
+func newPool(dir *directory, size int, setup func(context.Context, *conn) error, now func() time.Time) *pool {
+	return &pool{dir: dir, setup: setup, now: now, slots: make(chan struct{}, size)}
+}
+
+// get returns an idle connection or dials a new one. The caller must hand
+// it back with put.
+func (p *pool) get(ctx context.Context) (*conn, error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if c, err := p.takeIdle(); c != nil || err != nil {
+		if err != nil {
+			<-p.slots
+		}
+		return c, err
+	}
+	c, err := p.dir.dial(ctx, nil, p.setup)
+	if err != nil {
+		<-p.slots
+		return nil, err
+	}
+	return c, nil
+}
+
+// takeIdle pops the most recently used idle connection that still looks
+// alive. A connection the server closed while idle is noticed here (go-ldap
+// marks it closing); one that broke silently is caught by the caller's
+// retry.
+func (p *pool) takeIdle() (*conn, error) {
+	var stale []*conn
+	defer func() {
+		for _, c := range stale {
+			c.close() // may wait for the server: not under the lock
+		}
+	}()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errClosed
+	}
+	for len(p.idle) > 0 {
+		c := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if c.l.IsClosing() || p.now().Sub(c.created) > maxConnAge {
+			stale = append(stale, c)
+			continue
+		}
+		c.reused = true
+		return c, nil
+	}
+	return nil, nil
+}
+
+// put returns a connection taken with get; a broken one is closed.
+func (p *pool) put(c *conn) {
+	defer func() { <-p.slots }()
+	p.mu.Lock()
+	keep := !p.closed && !c.broken && p.now().Sub(c.created) <= maxConnAge
+	if keep {
+		p.idle = append(p.idle, c)
+	}
+	p.mu.Unlock()
+	if !keep {
+		c.close()
+	}
+}
+
+// close closes the idle connections; connections lent out are closed when
+// they come back.
+func (p *pool) close() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle, p.closed = nil, true
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.close()
+	}
+}
