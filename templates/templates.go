@@ -70,13 +70,9 @@ func Load(overrideDir string) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("templates: layout.html: %w", err)
 	}
-	names, err := fs.Glob(fsys, "*.html")
+	names, err := globAll(fsys, "*.html")
 	if err != nil {
-		return nil, fmt.Errorf("templates: %w", err)
-	}
-	if od, ok := fsys.(overlay); ok {
-		more, _ := fs.Glob(od.top, "*.html")
-		names = append(names, more...)
+		return nil, err
 	}
 	s := &Set{pages: map[string]*template.Template{}, messages: msgs}
 	for _, n := range names {
@@ -111,13 +107,9 @@ var funcs = template.FuncMap{
 }
 
 func loadMessages(fsys fs.FS) (map[string]map[string]string, error) {
-	files, err := fs.Glob(fsys, "messages/*.json")
+	files, err := globAll(fsys, "messages/*.json")
 	if err != nil {
-		return nil, fmt.Errorf("templates: %w", err)
-	}
-	if od, ok := fsys.(overlay); ok {
-		more, _ := fs.Glob(od.top, "messages/*.json")
-		files = dedupe(append(files, more...))
+		return nil, err
 	}
 	out := map[string]map[string]string{}
 	for _, l := range Languages {
@@ -154,6 +146,25 @@ func loadMessages(fsys fs.FS) (map[string]map[string]string, error) {
 		return nil, errors.New("templates: message catalog: " + strings.Join(problems, "; "))
 	}
 	return out, nil
+}
+
+// globAll globs every layer of an overlay (a directory of the top layer
+// would otherwise hide the same directory of the base).
+func globAll(fsys fs.FS, pattern string) ([]string, error) {
+	layers := []fs.FS{fsys}
+	if od, ok := fsys.(overlay); ok {
+		layers = []fs.FS{od.base, od.top}
+	}
+	var out []string
+	for _, l := range layers {
+		m, err := fs.Glob(l, pattern)
+		if err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+		out = append(out, m...)
+	}
+	sort.Strings(out)
+	return dedupe(out), nil
 }
 
 func dedupe(in []string) []string {
