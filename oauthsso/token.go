@@ -1,0 +1,223 @@
+package oauthsso
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ncp-sso/idp/idp"
+)
+
+// replayNamespace is the idp.ReplayGuard namespace in which the token call
+// and a replayed code meet (see revokeOnReplay).
+const replayNamespace = "oauth_code_token"
+
+var (
+	errGrant = &apiError{http.StatusBadRequest, "invalid_grant", "the code is invalid, expired or already used"}
+	errToken = &apiError{http.StatusUnauthorized, "invalid_token", "the access token is invalid or expired"}
+)
+
+// tokenResponse is the Access Token Return API success body. ExpiresIn is a
+// string or a number, per client (expires_in_type).
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   any    `json:"expires_in"`
+}
+
+// token is the Access Token Return API.
+func (p *Provider) token(c echo.Context) error {
+	setNoStore(c)
+	form, aerr := readForm(c)
+	if aerr != nil {
+		return p.writeError(c, nil, aerr)
+	}
+	claimed := p.clients[form.get("client_id")] // for the error format only
+	switch gt := form.get("grant_type"); {
+	case gt == "":
+		return p.writeError(c, claimed, errInvalidRequest("grant_type is required"))
+	case gt != "authorization_code":
+		return p.writeError(c, claimed, &apiError{http.StatusBadRequest, "unsupported_grant_type", "only authorization_code is supported"})
+	}
+	// The client authenticates before the code is touched, so nobody without
+	// a client secret can burn a code.
+	cl, aerr := p.authenticateClient(c, form)
+	if aerr != nil {
+		return p.writeError(c, claimed, aerr)
+	}
+	codeID := form.get("code")
+	if codeID == "" {
+		return p.writeError(c, cl, errInvalidRequest("code is required"))
+	}
+	tok, aerr := p.redeem(c.Request().Context(), cl, codeID, form)
+	if aerr != nil {
+		return p.writeError(c, cl, aerr)
+	}
+	resp := tokenResponse{AccessToken: tok.ID, TokenType: "Bearer"}
+	secs := int64(cl.AccessTokenLifetime.Seconds())
+	if cl.ExpiresInType == "number" {
+		resp.ExpiresIn = secs
+	} else {
+		resp.ExpiresIn = strconv.FormatInt(secs, 10)
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// redeem consumes a code and stores the token issued from it.
+func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form params) (idp.Token, *apiError) {
+	log := p.h.Logger()
+	st := p.h.Store()
+	now := p.h.Now()
+	code, err := st.TakeCode(ctx, codeID)
+	switch {
+	case errors.Is(err, idp.ErrAlreadyUsed):
+		log.Warn("oauth code replayed", "client", cl.Name, "code_client_id", code.ClientID)
+		p.revokeOnReplay(ctx, code)
+		return idp.Token{}, errGrant
+	case errors.Is(err, idp.ErrNotFound):
+		log.Info("oauth token refused", "client", cl.Name, "reason", "unknown or expired code")
+		return idp.Token{}, errGrant
+	case err != nil:
+		log.Error("oauth code take failed", "client", cl.Name, "err", err)
+		return idp.Token{}, errServer
+	}
+	// The code is spent whatever happens below: a code presented by the
+	// wrong client or with the wrong redirect_uri is burnt, not retried.
+	reason := ""
+	switch {
+	case code.ClientID != cl.ClientID:
+		reason = "code issued to another client"
+	case !now.Before(code.ExpiresAt):
+		reason = "code expired"
+	case form["redirect_uri"] != nil && form.get("redirect_uri") != code.RedirectURI:
+		reason = "redirect_uri differs from the login request"
+	}
+	if reason != "" {
+		log.Warn("oauth token refused", "client", cl.Name, "reason", reason)
+		return idp.Token{}, errGrant
+	}
+	// A logout between login and token call ends the grant too.
+	if _, err := st.GetSession(ctx, code.SessionID); err != nil {
+		if errors.Is(err, idp.ErrNotFound) {
+			log.Info("oauth token refused", "client", cl.Name, "reason", "session ended")
+			return idp.Token{}, errGrant
+		}
+		log.Error("oauth session read failed", "client", cl.Name, "err", err)
+		return idp.Token{}, errServer
+	}
+	tok := idp.Token{
+		ID:        code.TokenID,
+		ClientID:  cl.ClientID,
+		SessionID: code.SessionID,
+		Identity:  code.Identity,
+		IssuedAt:  now,
+		ExpiresAt: now.Add(cl.AccessTokenLifetime),
+	}
+	if err := st.PutToken(ctx, tok); err != nil {
+		log.Error("oauth token store failed", "client", cl.Name, "err", err)
+		return idp.Token{}, errServer
+	}
+	// Meet a concurrent replay of the same code (see revokeOnReplay): if the
+	// replay marked the token first, it may have revoked before PutToken ran,
+	// so revoke here.
+	first, err := st.FirstUse(ctx, replayNamespace, tok.ID, now.Add(p.maxToken))
+	if err != nil || !first {
+		if rerr := st.RevokeToken(ctx, tok.ID); rerr != nil {
+			log.Error("oauth token revoke failed", "client", cl.Name, "err", rerr)
+		}
+		if err != nil {
+			log.Error("oauth replay guard failed", "client", cl.Name, "err", err)
+			return idp.Token{}, errServer
+		}
+		log.Warn("oauth code replayed during redemption", "client", cl.Name)
+		return idp.Token{}, errGrant
+	}
+	log.Info("oauth token issued", "client", cl.Name, "username", code.Identity.Username)
+	return tok, nil
+}
+
+// revokeOnReplay revokes the token named by a spent code. The redemption
+// that spent the code may still be running, between TakeCode and PutToken,
+// so a bare RevokeToken could run first and miss the token. Both sides
+// therefore mark the token ID in the replay guard, which is atomic, and act
+// on what they find:
+//
+//	winner: PutToken, then mark; already marked → revoke itself
+//	replay: mark, then RevokeToken
+//
+// Whichever marks second sees the other, and in either order the token is
+// revoked after it was stored.
+func (p *Provider) revokeOnReplay(ctx context.Context, code idp.Code) {
+	log := p.h.Logger()
+	st := p.h.Store()
+	if code.TokenID == "" {
+		return
+	}
+	if _, err := st.FirstUse(ctx, replayNamespace, code.TokenID, p.h.Now().Add(p.maxToken)); err != nil {
+		log.Error("oauth replay guard failed", "err", err)
+	}
+	if err := st.RevokeToken(ctx, code.TokenID); err != nil {
+		log.Error("oauth token revoke failed", "err", err)
+	}
+}
+
+// userinfoAnswer is written as {"<userinfo_field>": value}.
+func (p *Provider) userinfo(c echo.Context) error {
+	setNoStore(c)
+	form, aerr := readForm(c)
+	if aerr != nil {
+		return p.writeError(c, nil, aerr)
+	}
+	claimed := p.clients[form.get("client_id")]
+	cl, aerr := p.authenticateClient(c, form)
+	if aerr != nil {
+		return p.writeError(c, claimed, aerr)
+	}
+	tokID := form.get("access_token")
+	if tokID == "" {
+		return p.writeError(c, cl, errInvalidRequest("access_token is required"))
+	}
+	log := p.h.Logger()
+	ctx := c.Request().Context()
+	st := p.h.Store()
+	// Read-only path: one token read, one session read, no writes.
+	tok, err := st.GetToken(ctx, tokID)
+	switch {
+	case errors.Is(err, idp.ErrNotFound):
+		log.Info("oauth userinfo refused", "client", cl.Name, "reason", "unknown, revoked or expired token")
+		return p.writeError(c, cl, errToken)
+	case err != nil:
+		log.Error("oauth token read failed", "client", cl.Name, "err", err)
+		return p.writeError(c, cl, errServer)
+	}
+	reason := ""
+	switch {
+	case tok.ClientID != cl.ClientID:
+		reason = "token issued to another client"
+	case !p.h.Now().Before(tok.ExpiresAt):
+		reason = "token expired"
+	}
+	if reason == "" {
+		if _, err := st.GetSession(ctx, tok.SessionID); err != nil {
+			if !errors.Is(err, idp.ErrNotFound) {
+				log.Error("oauth session read failed", "client", cl.Name, "err", err)
+				return p.writeError(c, cl, errServer)
+			}
+			reason = "session ended"
+		}
+	}
+	if reason != "" {
+		log.Info("oauth userinfo refused", "client", cl.Name, "reason", reason)
+		return p.writeError(c, cl, errToken)
+	}
+	v := tok.Identity.Attribute(cl.UserinfoAttribute)
+	if v == "" {
+		log.Error("oauth identity lacks userinfo attribute", "client", cl.Name,
+			"username", tok.Identity.Username, "attribute", cl.UserinfoAttribute)
+		return p.writeError(c, cl, errServer)
+	}
+	return c.JSON(http.StatusOK, map[string]string{cl.UserinfoField: v})
+}
