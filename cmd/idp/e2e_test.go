@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,8 @@ import (
 	"github.com/ncp-sso/idp/idp/config"
 	"github.com/ncp-sso/idp/ldapauth/ldapdemo"
 	"github.com/ncp-sso/idp/ldapauth/slapdtest"
+	"github.com/ncp-sso/idp/oauthsso"
+	"github.com/ncp-sso/idp/oauthsso/spsim"
 )
 
 // browser is a cookie-keeping client that stops at redirects, so each step
@@ -75,11 +78,10 @@ func startServer(t *testing.T, cfg *config.Config) string {
 	return ts.URL
 }
 
-// TestLoginAgainstRealSlapd is the foundation's end-to-end journey: the
-// configuration is parsed like a file, the login page is fetched, the form
-// posted, the session cookie set and the second visit recognised, with the
-// real ldapauth against a real OpenLDAP.
-func TestLoginAgainstRealSlapd(t *testing.T) {
+// directoryFixture starts a real slapd with a service account, a member of
+// the "sso" group (hana) and a non-member (outsider), in the test's own OU.
+func directoryFixture(t *testing.T) (*slapdtest.Server, string) {
+	t.Helper()
 	sl := slapdtest.Start(t)
 	ou := sl.NewOU(t)
 	sl.AddLDIF(t, fmt.Sprintf(`dn: cn=svc,%[1]s
@@ -109,6 +111,15 @@ objectClass: groupOfNames
 cn: sso
 member: uid=hana,%[1]s
 `, ou))
+	return sl, ou
+}
+
+// TestLoginAgainstRealSlapd is the foundation's end-to-end journey: the
+// configuration is parsed like a file, the login page is fetched, the form
+// posted, the session cookie set and the second visit recognised, with the
+// real ldapauth against a real OpenLDAP.
+func TestLoginAgainstRealSlapd(t *testing.T) {
+	sl, ou := directoryFixture(t)
 	yaml := fmt.Sprintf(`
 server:
   public_url: "http://127.0.0.1"
@@ -229,5 +240,94 @@ func TestCLIHelp(t *testing.T) {
 	var out strings.Builder
 	if code := run(context.Background(), []string{"nope"}, &out, &out); code != 2 || !strings.Contains(out.String(), "unknown command") {
 		t.Errorf("unknown command: %d %q", code, out.String())
+	}
+}
+
+// TestOAuthJourneyAgainstRealSlapd plays WORKPLACE and NAVER WORKS against
+// the real server and slapd: login URL → form → code → token → userinfo,
+// then SSO without the form, then logout brings the form back.
+func TestOAuthJourneyAgainstRealSlapd(t *testing.T) {
+	sl, ou := directoryFixture(t)
+	yaml := fmt.Sprintf(`
+server:
+  public_url: "http://127.0.0.1"
+store:
+  backend: memory
+ldap:
+  urls: [%q]
+  ca_file: %q
+  bind_dn: "cn=svc,%s"
+  bind_password: "svc-pa$$word"
+  user:
+    base_dn: %q
+  groups:
+    required: ["cn=sso,%s"]
+oauth:
+  clients:
+    - name: workplace
+      client_id: wp-client
+      client_secret: "wp-secret-0123456789"
+      profile: workplace
+      company: acme
+    - name: works
+      client_id: works-client
+      client_secret: "works-secret-0123456789"
+      profile: naverworks
+`, sl.URL, sl.CAFile, ou, ou, ou)
+	cfg, err := config.Parse(strings.NewReader(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startServer(t, cfg)
+	cases := []struct {
+		profile, clientID, secret, callback, want string
+	}{
+		{oauthsso.ProfileWorkplace, "wp-client", "wp-secret-0123456789", "https://acme.ncpworkplace.com/authn/sso/callback?x=1", "hana@example.test"},
+		{oauthsso.ProfileNaverWorks, "works-client", "works-secret-0123456789", "https://auth.worksmobile.com/oauth2/callback", "hana@example.test"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.profile, func(t *testing.T) {
+			jar, _ := cookiejar.New(nil)
+			sp := spsim.Config{
+				HTTPClient: &http.Client{Jar: jar}, IdPURL: base,
+				ClientID: tc.clientID, ClientSecret: tc.secret, CallbackURL: tc.callback,
+				Profile: tc.profile, Username: "hana", Password: "Hana!2345", LoginHint: "hana",
+				AppLogin: tc.profile == oauthsso.ProfileNaverWorks,
+			}
+			res, err := spsim.Run(context.Background(), sp)
+			if err != nil {
+				t.Fatalf("first login: %v\n%+v", err, res)
+			}
+			if !res.FormShown || res.UserID != tc.want {
+				t.Fatalf("first login: form %v, user %q", res.FormShown, res.UserID)
+			}
+			// Second visit: the SSO session answers without the form.
+			sp.Password = ""
+			res, err = spsim.Run(context.Background(), sp)
+			if err != nil || res.FormShown || res.UserID != tc.want {
+				t.Fatalf("SSO visit: form %v, user %q, err %v", res.FormShown, res.UserID, err)
+			}
+			// Logout ends the session: the next login shows the form again.
+			resp, err := sp.HTTPClient.Get(base + "/oauth/logout")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			sp.Password = "Hana!2345"
+			res, err = spsim.Run(context.Background(), sp)
+			if err != nil || !res.FormShown {
+				t.Fatalf("after logout: form %v, err %v", res.FormShown, err)
+			}
+		})
+	}
+	// A user outside the required group: the SP gets access_denied.
+	jar, _ := cookiejar.New(nil)
+	_, err = spsim.Run(context.Background(), spsim.Config{
+		HTTPClient: &http.Client{Jar: jar}, IdPURL: base, ClientID: "wp-client", ClientSecret: "wp-secret-0123456789",
+		CallbackURL: "https://acme.ncpworkplace.com/cb", Username: "outsider", Password: "Out!2345",
+	})
+	var ce *spsim.CallbackError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Error(), "access_denied") {
+		t.Fatalf("outsider: want access_denied at the callback, got %v", err)
 	}
 }

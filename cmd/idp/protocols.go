@@ -5,9 +5,19 @@ import (
 
 	"github.com/ncp-sso/idp/idp/config"
 	"github.com/ncp-sso/idp/idp/server"
+	"github.com/ncp-sso/idp/oauthsso"
 )
 
-// buildProtocols returns the SSO modes the configuration enables.
+// buildProtocols returns the SSO modes the configuration enables: a mode is
+// on when its section is present.
 func buildProtocols(cfg *config.Config, log *slog.Logger) ([]server.Protocol, error) {
-	return nil, nil
+	var ps []server.Protocol
+	if cfg.OAuth != nil {
+		p, err := oauthsso.New(*cfg.OAuth)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
 }

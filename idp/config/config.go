@@ -14,6 +14,7 @@ import (
 	"github.com/ncp-sso/idp/idp/server"
 	"github.com/ncp-sso/idp/idp/store"
 	"github.com/ncp-sso/idp/ldapauth"
+	"github.com/ncp-sso/idp/oauthsso"
 )
 
 // Config is the whole configuration file. Every section is documented key by
@@ -25,6 +26,8 @@ type Config struct {
 	Log      LogConfig             `yaml:"log"`
 	Store    store.Config          `yaml:"store"`
 	LDAP     ldapauth.Config       `yaml:"ldap"`
+	// OAuth enables the OAuth 2.0 SSO mode; absent means off.
+	OAuth *oauthsso.Config `yaml:"oauth"`
 }
 
 // LogConfig is the `log:` section.
@@ -70,13 +73,21 @@ func (c *Config) sections() []struct {
 	key string
 	s   section
 } {
-	return []struct {
+	out := []struct {
 		key string
 		s   section
 	}{
 		{"server", &c.Server}, {"session", &c.Session}, {"branding", &c.Branding},
 		{"log", &c.Log}, {"store", &c.Store}, {"ldap", &c.LDAP},
 	}
+	// Optional sections: an SSO mode is on when its section is present.
+	if c.OAuth != nil {
+		out = append(out, struct {
+			key string
+			s   section
+		}{"oauth", c.OAuth})
+	}
+	return out
 }
 
 // SetDefaults applies every section's defaults.

@@ -217,7 +217,10 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		}
 		for k, ft := range yamlFields(rt) {
 			p := join(path, k)
-			if !present[p] {
+			// A key documented as a commented-out line (for options that
+			// exclude each other, or defaults that depend on a profile)
+			// counts as documented.
+			if !present[p] && !strings.Contains(string(raw), "# "+k+":") {
 				t.Errorf("idp.example.yaml does not document %s", p)
 			}
 			want(ft, p)
