@@ -138,4 +138,3 @@ func firstAccount(dir *ldapdemo.Server) string {
 	}
 	return ""
 }
-

@@ -137,4 +137,3 @@ func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
-
