@@ -7,14 +7,19 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
+	"time"
 
+	"github.com/ncp-sso/idp/idp"
 	"github.com/ncp-sso/idp/idp/config"
+	"github.com/ncp-sso/idp/idp/server"
 	"github.com/ncp-sso/idp/idp/store"
 	"github.com/ncp-sso/idp/ldapauth"
 	"github.com/ncp-sso/idp/ldapauth/ldapdemo"
+	"github.com/ncp-sso/idp/oauthsso"
 )
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -67,12 +72,17 @@ Flags:`)
 		fmt.Fprintf(stderr, "idp demo: %v\n", err)
 		return 1
 	}
-	w, err := build(cfg, log, nil)
+	w, err := build(cfg, log, []server.Link{{Key: "demo_sp_link", URL: "/demo/sp"}})
 	if err != nil {
 		fmt.Fprintf(stderr, "idp demo: %v\n", err)
 		return 1
 	}
 	defer w.Close()
+	sp := &demoSP{
+		srv: w.srv, publicURL: cfg.Server.PublicURL, hc: &http.Client{Timeout: 5 * time.Second},
+		clientID: cfg.OAuth.Clients[0].ClientID, clientSecret: cfg.OAuth.Clients[0].ClientSecret,
+	}
+	sp.register(w.srv.Echo())
 	err = listenAndServe(ctx, cfg, log, w, func(_ *wiring, addr net.Addr) {
 		printDemoBanner(stdout, cfg.Server.PublicURL, dir)
 	})
@@ -113,6 +123,19 @@ func demoConfig(dir *ldapdemo.Server, listen, dbPath string) (*config.Config, er
 	}
 	f := false
 	cfg.LDAP.StartTLS = &f
+	// The demo SP plays WORKPLACE from this same origin (over http on
+	// loopback, which only the Insecure switch allows).
+	cfg.OAuth = &oauthsso.Config{
+		InsecureAllowHTTPLoopback: true,
+		Clients: []oauthsso.Client{{
+			Name: "demo-workplace", DisplayName: "NCP WORKPLACE (demo SP)",
+			ClientID: "demo-workplace", ClientSecret: idp.NewID(nil),
+			Profile:               oauthsso.ProfileWorkplace,
+			RedirectURIsAllowed:   []string{cfg.Server.PublicURL + "/demo/sp/"},
+			LogoutRedirectDomains: []string{host},
+			SPLogoutURL:           cfg.Server.PublicURL + "/demo/sp",
+		}},
+	}
 	cfg.SetDefaults()
 	if err := cfg.Validate().Err(); err != nil {
 		return nil, err

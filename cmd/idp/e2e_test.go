@@ -10,7 +10,10 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"net"
 	"regexp"
+	"sync"
+	"time"
 	"slices"
 	"strings"
 	"testing"
@@ -189,24 +192,46 @@ ldap:
 	}
 }
 
-// TestDemo runs `idp demo`'s wiring: the embedded directory from
-// testdata/demo.ldif through the real ldapauth path.
+// TestDemo runs `idp demo` itself: the embedded directory from
+// testdata/demo.ldif through the real ldapauth path, every demo account,
+// and the demo SP page playing WORKPLACE over OAuth end to end.
 func TestDemo(t *testing.T) {
-	dir, err := ldapdemo.Start(context.Background(), "../../testdata/demo.ldif")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { dir.Close() })
-	cfg, err := demoConfig(dir, "127.0.0.1:0", t.TempDir()+"/idp.db")
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- cmdDemo(ctx, []string{"--listen", addr, "--ldif", "../../testdata/demo.ldif", "--log-level", "error"}, &out, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("idp demo exited %d", code)
+		}
+	})
+	base := "http://" + addr
+	for i := 0; ; i++ {
+		if strings.Contains(out.String(), "Log in at") {
+			break
+		}
+		if i > 200 {
+			t.Fatalf("demo did not start:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), base+"/login") || !strings.Contains(out.String(), "demo1234") {
+		t.Errorf("banner lacks the login URL or the demo account:\n%s", out.String())
+	}
+	dir, err := ldapdemo.LoadFile("../../testdata/demo.ldif")
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := startServer(t, cfg)
-	accounts := dir.Directory().Accounts()
-	if len(accounts) < 2 {
-		t.Fatalf("demo LDIF has %d accounts", len(accounts))
-	}
-	for _, a := range accounts {
+	for _, a := range dir.Accounts() {
 		t.Run(a.Username, func(t *testing.T) {
 			b := newBrowser(t, base)
 			_, page := b.get("/login")
@@ -220,11 +245,46 @@ func TestDemo(t *testing.T) {
 			}
 		})
 	}
-	var out strings.Builder
-	printDemoBanner(&out, cfg.Server.PublicURL, dir)
-	if !strings.Contains(out.String(), "/login") || !strings.Contains(out.String(), accounts[0].Password) {
-		t.Errorf("banner lacks the login URL or an account:\n%s", out.String())
+	// The demo SP button: start → login form → callback page with each step.
+	b := newBrowser(t, base)
+	resp, _ := b.get("/demo/sp/oauth/start")
+	loc := resp.Header.Get("Location")
+	for i := 0; i < 3 && resp.StatusCode == http.StatusSeeOther; i++ {
+		resp, _ = b.get(loc)
+		if l := resp.Header.Get("Location"); l != "" {
+			loc = l
+		}
 	}
+	_, page := b.get(loc)
+	resp, _ = b.login(page, "demo", "demo1234")
+	cb, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || cb.Path != "/demo/sp/oauth/callback" {
+		t.Fatalf("login did not return to the demo SP: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	_, body := b.get(cb.RequestURI())
+	for _, want := range []string{"Access Token Return API", "User info return API", "demo@demo.example", "&#34;token_type&#34;: &#34;Bearer&#34;"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("demo SP page lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestCLIHelp(t *testing.T) {
