@@ -15,6 +15,7 @@ import (
 	"github.com/ncp-sso/idp/idp/store"
 	"github.com/ncp-sso/idp/ldapauth"
 	"github.com/ncp-sso/idp/oauthsso"
+	"github.com/ncp-sso/idp/saml"
 )
 
 // Config is the whole configuration file. Every section is documented key by
@@ -28,6 +29,8 @@ type Config struct {
 	LDAP     ldapauth.Config       `yaml:"ldap"`
 	// OAuth enables the OAuth 2.0 SSO mode; absent means off.
 	OAuth *oauthsso.Config `yaml:"oauth"`
+	// SAML enables the SAML 2.0 SSO mode; absent means off.
+	SAML *saml.Config `yaml:"saml"`
 }
 
 // LogConfig is the `log:` section.
@@ -86,6 +89,12 @@ func (c *Config) sections() []struct {
 			key string
 			s   section
 		}{"oauth", c.OAuth})
+	}
+	if c.SAML != nil {
+		out = append(out, struct {
+			key string
+			s   section
+		}{"saml", c.SAML})
 	}
 	return out
 }

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	crewjam "github.com/crewjam/saml"
+
+	"github.com/ncp-sso/idp/certs"
+	"github.com/ncp-sso/idp/idp/config"
+)
+
+// workplaceAuthnRequest is the request WORKPLACE sends (SPEC.md), DEFLATE'd
+// and Base64'd for the redirect binding.
+func workplaceAuthnRequest(t *testing.T, id, acs string) string {
+	t.Helper()
+	x := fmt.Sprintf(`<saml2p:AuthnRequest xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol" AssertionConsumerServiceURL=%q ID=%q IssueInstant=%q ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" ProviderName="ncpworkplace.com" Version="2.0"><saml2:Issuer xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion">ncpworkplace.com</saml2:Issuer><saml2p:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"/></saml2p:AuthnRequest>`,
+		acs, id, time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, flate.BestCompression)
+	w.Write([]byte(x))
+	w.Close()
+	return base64.StdEncoding.EncodeToString(b.Bytes())
+}
+
+var (
+	formAction = regexp.MustCompile(`<form[^>]*action="([^"]+)"`)
+	formField  = regexp.MustCompile(`<input type="hidden" name="(SAMLResponse|RelayState)" value="([^"]*)"`)
+)
+
+// TestSAMLJourneyAgainstRealSlapd plays WORKPLACE's SAML login against the
+// real server and slapd; the Response is accepted by crewjam/saml's
+// ServiceProvider and its signatures verified by xmlsec1 with only the
+// certificate the admin downloads.
+func TestSAMLJourneyAgainstRealSlapd(t *testing.T) {
+	sl, ou := directoryFixture(t)
+	kp, err := certs.Generate(certs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyFile, certFile := filepath.Join(dir, "saml.key"), filepath.Join(dir, "saml.pem")
+	if err := certs.WriteFiles(kp, keyFile, certFile, false); err != nil {
+		t.Fatal(err)
+	}
+	yaml := fmt.Sprintf(`
+server:
+  public_url: "https://sso.example.test"
+store:
+  backend: memory
+ldap:
+  urls: [%q]
+  ca_file: %q
+  bind_dn: "cn=svc,%s"
+  bind_password: "svc-pa$$word"
+  user:
+    base_dn: %q
+  groups:
+    required: ["cn=sso,%s"]
+saml:
+  signing:
+    key_file: %q
+    cert_file: %q
+  service_providers:
+    - profile: workplace
+      company: acme
+`, sl.URL, sl.CAFile, ou, ou, ou, keyFile, certFile)
+	cfg, err := config.Parse(strings.NewReader(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startServer(t, cfg)
+	b := newBrowser(t, base)
+
+	// The certificate and metadata the admin and a standard SP download.
+	resp, pemBody := b.get("/saml/certificate.pem")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(pemBody, "-----BEGIN CERTIFICATE-----") {
+		t.Fatalf("certificate download: %d %q", resp.StatusCode, pemBody[:min(40, len(pemBody))])
+	}
+	_, mdBody := b.get("/saml/metadata")
+	var md crewjam.EntityDescriptor
+	if err := xml.Unmarshal([]byte(mdBody), &md); err != nil {
+		t.Fatal(err)
+	}
+
+	acs := "https://acme.ncpworkplace.com/authn/saml/acs"
+	relay := `https://acme.ncpworkplace.com/home?a=1&b=<x>`
+	login := func(id string) (formShown bool, samlResponse, relayOut string) {
+		t.Helper()
+		q := url.Values{"SAMLRequest": {workplaceAuthnRequest(t, id, acs)}, "RelayState": {relay}}
+		resp, body := b.get("/saml/sso?" + q.Encode())
+		if resp.StatusCode == http.StatusSeeOther {
+			formShown = true
+			_, page := b.get(resp.Header.Get("Location"))
+			resp, body = b.login(page, "hana", "Hana!2345")
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("expected the auto-POST page, got %d: %s", resp.StatusCode, body)
+		}
+		if m := formAction.FindStringSubmatch(body); m == nil || html.UnescapeString(m[1]) != acs {
+			t.Fatalf("form does not post to the ACS: %v", m)
+		}
+		if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "https://acme.ncpworkplace.com") {
+			t.Errorf("CSP form-action does not allow the ACS: %q", resp.Header.Get("Content-Security-Policy"))
+		}
+		for _, m := range formField.FindAllStringSubmatch(body, -1) {
+			if m[1] == "SAMLResponse" {
+				samlResponse = html.UnescapeString(m[2])
+			} else {
+				relayOut = html.UnescapeString(m[2])
+			}
+		}
+		return formShown, samlResponse, relayOut
+	}
+
+	shown, sr, relayOut := login("_req1aaaaaaaaaaaaaaaaaaaaaa")
+	if !shown || relayOut != relay {
+		t.Fatalf("form shown %v; RelayState %q must round-trip exactly", shown, relayOut)
+	}
+	raw, err := base64.StdEncoding.DecodeString(sr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acsURL, _ := url.Parse(acs)
+	sp := crewjam.ServiceProvider{EntityID: "ncpworkplace.com", AcsURL: *acsURL, IDPMetadata: &md}
+	a, err := sp.ParseXMLResponse(raw, []string{"_req1aaaaaaaaaaaaaaaaaaaaaa"}, *acsURL)
+	if err != nil {
+		var ie *crewjam.InvalidResponseError
+		if ok := asInvalid(err, &ie); ok {
+			t.Fatalf("SP refused the Response: %v", ie.PrivateErr)
+		}
+		t.Fatalf("SP refused the Response: %v", err)
+	}
+	if a.Subject.NameID.Value != "hana@example.test" {
+		t.Errorf("NameID %q", a.Subject.NameID.Value)
+	}
+	xmlsec1(t, raw, []byte(pemBody))
+
+	// Second visit: the session answers without the form.
+	shown, sr, _ = login("_req2bbbbbbbbbbbbbbbbbbbbbb")
+	if shown || sr == "" {
+		t.Fatalf("SSO visit showed the form (%v) or gave no Response", shown)
+	}
+	// A replayed request ID never yields an assertion.
+	q := url.Values{"SAMLRequest": {workplaceAuthnRequest(t, "_req2bbbbbbbbbbbbbbbbbbbbbb", acs)}, "RelayState": {"r"}}
+	_, body := b.get("/saml/sso?" + q.Encode())
+	if m := formField.FindStringSubmatch(body); m != nil {
+		raw, _ := base64.StdEncoding.DecodeString(html.UnescapeString(m[2]))
+		if bytes.Contains(raw, []byte("<saml:Assertion")) || !bytes.Contains(raw, []byte("urn:oasis:names:tc:SAML:2.0:status:Requester")) {
+			t.Errorf("replayed request answered with:\n%s", raw)
+		}
+	}
+}
+
+func asInvalid(err error, target **crewjam.InvalidResponseError) bool {
+	ie, ok := err.(*crewjam.InvalidResponseError)
+	if ok {
+		*target = ie
+	}
+	return ok
+}
+
+// xmlsec1 verifies both signatures of doc with only the downloaded certificate.
+func xmlsec1(t *testing.T, doc, certPEM []byte) {
+	t.Helper()
+	bin, err := exec.LookPath("xmlsec1")
+	if err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("IDP_REQUIRE_PEERS") != "" {
+			t.Fatalf("xmlsec1 is required (apt-get install xmlsec1): %v", err)
+		}
+		t.Skip("xmlsec1 not installed")
+	}
+	dir := t.TempDir()
+	df, cf := filepath.Join(dir, "r.xml"), filepath.Join(dir, "c.pem")
+	os.WriteFile(df, doc, 0o600)
+	os.WriteFile(cf, certPEM, 0o600)
+	for _, node := range []string{"", "//*[local-name()='Assertion']/*[local-name()='Signature']"} {
+		args := []string{"--verify", "--enabled-key-data", "rsa", "--pubkey-cert-pem", cf,
+			"--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+			"--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"}
+		if node != "" {
+			args = append(args, "--node-xpath", node)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		out, err := exec.CommandContext(ctx, bin, append(args, df)...).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Errorf("xmlsec1 %s: %v\n%s", node, err, out)
+		}
+	}
+}

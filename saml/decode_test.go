@@ -1,0 +1,130 @@
+package saml
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/base64"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDeflateBomb: a request that inflates to gigabytes is refused quickly
+// and with bounded memory.
+func TestDeflateBomb(t *testing.T) {
+	// 64 MiB of zeros compresses to about 64 KiB; the cap stops at 256 KiB.
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, flate.BestCompression)
+	zeros := make([]byte, 1<<20)
+	for i := 0; i < 64; i++ {
+		_, _ = w.Write(zeros)
+	}
+	_ = w.Close()
+	enc := base64.StdEncoding.EncodeToString(b.Bytes())
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := DecodeRequest(BindingRedirect, enc)
+	elapsed := time.Since(start)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("DecodeRequest(bomb) = %v, want ErrTooLarge", err)
+	}
+	if elapsed > 500*time.Millisecond {
+		t.Errorf("bomb took %s to refuse", elapsed)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+		t.Errorf("bomb allocated %d bytes", grew)
+	}
+}
+
+func TestDecodeRequest(t *testing.T) {
+	doc := `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="a"/>`
+	deflated := base64.StdEncoding.EncodeToString(deflate(t, doc))
+	plain := base64.StdEncoding.EncodeToString([]byte(doc))
+	wrapped := plain[:20] + "\r\n" + plain[20:]
+	tests := []struct {
+		name    string
+		b       Binding
+		in      string
+		want    string
+		wantErr error
+	}{
+		{"redirect", BindingRedirect, deflated, doc, nil},
+		{"post", BindingPOST, plain, doc, nil},
+		{"post wrapped base64", BindingPOST, wrapped, doc, nil},
+		{"redirect not deflated", BindingRedirect, plain, "", ErrMalformed},
+		{"empty", BindingRedirect, "", "", ErrMalformed},
+		{"not base64", BindingPOST, "!!!!", "", ErrMalformed},
+		{"url-safe base64", BindingPOST, strings.NewReplacer("+", "-", "/", "_").Replace(base64.StdEncoding.EncodeToString([]byte{0xfb, 0xff, 0xfe})), "", ErrMalformed},
+		{"post too large", BindingPOST, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("a"), maxXMLBytes+1)), "", ErrTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeRequest(tt.b, tt.in)
+			if !errors.Is(err, tt.wantErr) || string(got) != tt.want {
+				t.Errorf("DecodeRequest = %q, %v; want %q, %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseAuthnRequestRefusesDTD(t *testing.T) {
+	tests := map[string]string{
+		"doctype":         `<!DOCTYPE x><samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>`,
+		"billion laughs":  billionLaughs,
+		"external entity": `<!DOCTYPE x [<!ENTITY e SYSTEM "http://evil.example/">]><samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">&e;</samlp:AuthnRequest>`,
+	}
+	for name, doc := range tests {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			if _, err := ParseAuthnRequest([]byte(doc)); !errors.Is(err, ErrDTD) {
+				t.Errorf("ParseAuthnRequest = %v, want ErrDTD", err)
+			}
+			if d := time.Since(start); d > 100*time.Millisecond {
+				t.Errorf("took %s", d)
+			}
+		})
+	}
+	for name, doc := range map[string]string{
+		"undeclared entity":      `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">&e;</samlp:AuthnRequest>`,
+		"processing instruction": `<?php x?><samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>`,
+		"utf-16":                 "\xff\xfe<\x00a\x00/\x00>\x00",
+		"empty":                  ``,
+		"two roots":              `<a/><b/>`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := ParseAuthnRequest([]byte(doc)); !errors.Is(err, ErrMalformed) {
+				t.Errorf("ParseAuthnRequest = %v, want ErrMalformed", err)
+			}
+		})
+	}
+}
+
+// FuzzDecodeRequest: decoding and parsing arbitrary SAMLRequest values must
+// never panic, and never return more than the cap.
+func FuzzDecodeRequest(f *testing.F) {
+	good := goodRequest(time.Unix(1700000000, 0), "id-1").xml()
+	f.Add(true, base64.StdEncoding.EncodeToString(deflate(f, good)))
+	f.Add(false, base64.StdEncoding.EncodeToString([]byte(good)))
+	f.Add(true, base64.StdEncoding.EncodeToString(deflate(f, billionLaughs)))
+	f.Add(false, "%%%")
+	f.Fuzz(func(t *testing.T, redirect bool, v string) {
+		b := BindingPOST
+		if redirect {
+			b = BindingRedirect
+		}
+		doc, err := DecodeRequest(b, v)
+		if err != nil {
+			return
+		}
+		if len(doc) > maxXMLBytes {
+			t.Fatalf("decoded %d bytes, over the cap", len(doc))
+		}
+		_, _ = ParseAuthnRequest(doc)
+	})
+}
