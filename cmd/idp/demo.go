@@ -20,6 +20,7 @@ import (
 	"github.com/ncp-sso/idp/ldapauth"
 	"github.com/ncp-sso/idp/ldapauth/ldapdemo"
 	"github.com/ncp-sso/idp/oauthsso"
+	"github.com/ncp-sso/idp/saml"
 )
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -81,6 +82,7 @@ Flags:`)
 	sp := &demoSP{
 		srv: w.srv, publicURL: cfg.Server.PublicURL, hc: &http.Client{Timeout: 5 * time.Second},
 		clientID: cfg.OAuth.Clients[0].ClientID, clientSecret: cfg.OAuth.Clients[0].ClientSecret,
+		saml: cfg.SAML != nil,
 	}
 	sp.register(w.srv.Echo())
 	err = listenAndServe(ctx, cfg, log, w, func(_ *wiring, addr net.Addr) {
@@ -135,6 +137,12 @@ func demoConfig(dir *ldapdemo.Server, listen, dbPath string) (*config.Config, er
 			LogoutRedirectDomains: []string{host},
 			SPLogoutURL:           cfg.Server.PublicURL + "/demo/sp",
 		}},
+	}
+	// SAML with a throw-away signing key, and a WORKPLACE SP for a demo
+	// company whose ACS the demo SP page plays.
+	cfg.SAML = &saml.Config{
+		Signing:          saml.SigningConfig{InsecureEphemeralKey: true},
+		ServiceProviders: []saml.ServiceProviderConfig{{Profile: saml.ProfileWorkplace, Company: "demo", Name: "NCP WORKPLACE (demo SP)"}},
 	}
 	cfg.SetDefaults()
 	if err := cfg.Validate().Err(); err != nil {

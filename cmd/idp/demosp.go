@@ -37,6 +37,9 @@ func (d *demoSP) register(e *echo.Echo) {
 	e.GET("/demo/sp", d.index)
 	e.GET("/demo/sp/oauth/start", d.oauthStart)
 	e.GET("/demo/sp/oauth/callback", d.oauthCallback)
+	if d.saml {
+		e.GET("/demo/sp/saml/start", d.samlStart)
+	}
 }
 
 type demoStep struct {
@@ -73,7 +76,7 @@ func (d *demoSP) oauthStart(c echo.Context) error {
 }
 
 func (d *demoSP) oauthCallback(c echo.Context) error {
-	page := demoPage{Mode: "oauth"}
+	page := demoPage{Mode: "oauth", SAML: d.saml}
 	q := c.Request().URL.Query()
 	page.Steps = append(page.Steps, demoStep{
 		Title:   "1. Code return (redirect to the SP)",

@@ -267,6 +267,14 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo SP page lacks %q:\n%s", want, body)
 		}
 	}
+	// The SAML button uses the same signed-in session and verifies the
+	// Response as an SP library does.
+	_, body = b.get("/demo/sp/saml/start")
+	for _, want := range []string{"✓ signatures valid", "demo@demo.example", "AuthnRequest", "InResponseTo"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("demo SAML page lacks %q:\n%s", want, body)
+		}
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
