@@ -18,7 +18,6 @@ import (
 	"github.com/beevik/etree"
 	crewjam "github.com/crewjam/saml"
 	"github.com/labstack/echo/v4"
-
 )
 
 // The demo's SAML button plays WORKPLACE's SAML login with the browser's
@@ -137,4 +136,3 @@ func indentXML(raw []byte) string {
 	s, _ := doc.WriteToString()
 	return s
 }
-
