@@ -58,8 +58,12 @@ fuzz-smoke:
 fuzz:
 	$(MAKE) fuzz-smoke FUZZTIME=2m
 
-bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
+# bench: the full OAuth and SAML journeys (64 concurrent fresh browsers
+# against the real server, bolt store and slapd), then the per-package
+# micro-benchmarks (signing, store operations, token+userinfo handlers).
+bench: test-deps
+	$(GO) test -run='^$$' -bench=Journey -benchtime=5s -count=1 ./cmd/idp
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./saml ./oauthsso ./idp/store/boltstore
 
 lint:
 	$(GO) vet ./...

@@ -28,12 +28,14 @@ import (
 // browser is a cookie-keeping client that stops at redirects, so each step
 // of a journey can be asserted.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	c    *http.Client
 	base string
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+func newBrowser(t *testing.T, base string) *browser { return newBrowserTB(t, base) }
+
+func newBrowserTB(t testing.TB, base string) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
@@ -69,7 +71,7 @@ func (b *browser) login(page, user, pass string) (*http.Response, string) {
 	return resp, string(body)
 }
 
-func startServer(t *testing.T, cfg *config.Config) string {
+func startServer(t testing.TB, cfg *config.Config) string {
 	t.Helper()
 	w, err := build(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
@@ -83,7 +85,9 @@ func startServer(t *testing.T, cfg *config.Config) string {
 
 // directoryFixture starts a real slapd with a service account, a member of
 // the "sso" group (hana) and a non-member (outsider), in the test's own OU.
-func directoryFixture(t *testing.T) (*slapdtest.Server, string) {
+func directoryFixture(t *testing.T) (*slapdtest.Server, string) { return directoryFixtureTB(t) }
+
+func directoryFixtureTB(t testing.TB) (*slapdtest.Server, string) {
 	t.Helper()
 	sl := slapdtest.Start(t)
 	ou := sl.NewOU(t)

@@ -27,6 +27,10 @@ import (
 // workplaceAuthnRequest is the request WORKPLACE sends (SPEC.md), DEFLATE'd
 // and Base64'd for the redirect binding.
 func workplaceAuthnRequest(t *testing.T, id, acs string) string {
+	return workplaceAuthnRequestTB(t, id, acs)
+}
+
+func workplaceAuthnRequestTB(t testing.TB, id, acs string) string {
 	t.Helper()
 	x := fmt.Sprintf(`<saml2p:AuthnRequest xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol" AssertionConsumerServiceURL=%q ID=%q IssueInstant=%q ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" ProviderName="ncpworkplace.com" Version="2.0"><saml2:Issuer xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion">ncpworkplace.com</saml2:Issuer><saml2p:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"/></saml2p:AuthnRequest>`,
 		acs, id, time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))

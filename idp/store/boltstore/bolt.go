@@ -212,12 +212,17 @@ func (b *Backend) Delete(ctx context.Context, bucket string, key []byte) error {
 }
 
 // update runs fn in a read-write transaction on bucket, created first when
-// create is set; without it a missing bucket gives idp.ErrNotFound. The
-// read-modify-write operations use Update, never Batch: their result must
-// come from the one transaction that committed, and a batched function may
-// run again, after a neighbour in its batch failed, against newer state.
+// create is set; without it a missing bucket gives idp.ErrNotFound.
+//
+// It goes through db.Batch so that concurrent logins share one commit (one
+// fsync) instead of queueing for the single writer. That is safe for the
+// read-modify-write operations because every fn below resets what it
+// reports at its start: bbolt may run a batched fn again (after a neighbour
+// in its batch failed, the batch is rolled back and retried, and a failing
+// fn is finally run alone), and only the run whose transaction committed
+// leaves its result behind. Nothing a rolled-back run did is visible.
 func (b *Backend) update(op, bucket string, create bool, fn func(bkt *bolt.Bucket, now int64) error) error {
-	return fail(op, b.db.Update(func(tx *bolt.Tx) error {
+	return fail(op, b.db.Batch(func(tx *bolt.Tx) error {
 		bkt := tx.Bucket([]byte(bucket))
 		if bkt == nil && !create {
 			return idp.ErrNotFound
@@ -245,6 +250,7 @@ func (b *Backend) Take(ctx context.Context, bucket string, key []byte) ([]byte, 
 	}
 	var out []byte
 	err := b.update("take", bucket, false, func(bkt *bolt.Bucket, now int64) error {
+		out = nil
 		r, ok, err := readLive(bkt, key, now, false)
 		if err != nil {
 			return err
@@ -275,6 +281,7 @@ func (b *Backend) Consume(ctx context.Context, bucket string, key []byte, keep t
 		first bool
 	)
 	err := b.update("consume", bucket, false, func(bkt *bolt.Bucket, now int64) error {
+		out, first = nil, false
 		r, ok, err := readLive(bkt, key, now, true)
 		if err != nil {
 			return err
@@ -305,6 +312,7 @@ func (b *Backend) PutIfAbsent(ctx context.Context, bucket string, key, value []b
 	}
 	var stored bool
 	err := b.update("put if absent", bucket, true, func(bkt *bolt.Bucket, now int64) error {
+		stored = false
 		_, ok, err := readLive(bkt, key, now, false)
 		if err != nil || ok {
 			return err
@@ -325,6 +333,7 @@ func (b *Backend) Incr(ctx context.Context, bucket string, key []byte, expiresAt
 	}
 	var n int64
 	err := b.update("incr", bucket, true, func(bkt *bolt.Bucket, now int64) error {
+		n = 0
 		r, ok, err := readLive(bkt, key, now, false)
 		if err != nil {
 			return err

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ncp-sso/idp/certs"
+	"github.com/ncp-sso/idp/idp/config"
+	"github.com/ncp-sso/idp/oauthsso/spsim"
+)
+
+// The journey benchmarks run complete logins with fresh browsers (new
+// cookie jar each), many at once, against the real server with the bolt
+// store and a real slapd, and report throughput and per-step latency:
+//
+//	make bench      (or go test -run '^$' -bench Journey ./cmd/idp)
+//
+// Concurrency is -cpu × 32 browsers (64 on this 2-core machine).
+
+func benchServer(b *testing.B, withSAML bool) string {
+	b.Helper()
+	sl, ou := directoryFixtureTB(b)
+	extra := ""
+	if withSAML {
+		kp, err := certs.Generate(certs.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		dir := b.TempDir()
+		k, c := filepath.Join(dir, "k.pem"), filepath.Join(dir, "c.pem")
+		if err := certs.WriteFiles(kp, k, c, false); err != nil {
+			b.Fatal(err)
+		}
+		extra = fmt.Sprintf("saml:\n  signing: {key_file: %q, cert_file: %q}\n  service_providers:\n    - {profile: workplace, company: acme}\n", k, c)
+	}
+	yaml := fmt.Sprintf(`
+server:
+  public_url: "https://sso.example.test"
+store:
+  path: %q
+ldap:
+  urls: [%q]
+  ca_file: %q
+  bind_dn: "cn=svc,%s"
+  bind_password: "svc-pa$$word"
+  pool_size: 8
+  user:
+    base_dn: %q
+oauth:
+  clients:
+    - {name: wp, client_id: wp-client, client_secret: "wp-secret-0123456789", profile: workplace, company: acme}
+%s`, filepath.Join(b.TempDir(), "idp.db"), sl.URL, sl.CAFile, ou, ou, extra)
+	cfg, err := config.Parse(strings.NewReader(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	return startServer(b, cfg)
+}
+
+// latencies collects step durations from many goroutines.
+type latencies struct {
+	mu sync.Mutex
+	d  map[string][]time.Duration
+}
+
+func (l *latencies) add(name string, d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.d == nil {
+		l.d = map[string][]time.Duration{}
+	}
+	l.d[name] = append(l.d[name], d)
+}
+
+func (l *latencies) report(b *testing.B, names ...string) {
+	for _, n := range names {
+		ds := l.d[n]
+		if len(ds) == 0 {
+			continue
+		}
+		slices.Sort(ds)
+		p := func(q float64) float64 { return float64(ds[int(q*float64(len(ds)-1))].Microseconds()) / 1000 }
+		b.ReportMetric(p(0.50), n+"_p50_ms")
+		b.ReportMetric(p(0.99), n+"_p99_ms")
+	}
+}
+
+func BenchmarkOAuthJourney(b *testing.B) {
+	base := benchServer(b, false)
+	var lat latencies
+	var failed atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			jar, _ := cookiejar.New(nil)
+			res, err := spsim.Run(context.Background(), spsim.Config{
+				HTTPClient: &http.Client{Jar: jar, Timeout: 10 * time.Second}, IdPURL: base,
+				ClientID: "wp-client", ClientSecret: "wp-secret-0123456789",
+				CallbackURL: "https://acme.ncpworkplace.com/cb", Username: "hana", Password: "Hana!2345",
+			})
+			if err != nil {
+				failed.Add(1)
+				continue
+			}
+			var tu time.Duration
+			for _, s := range res.Steps {
+				lat.add(s.Name, s.Duration)
+				if s.Name == "token" || s.Name == "userinfo" {
+					tu += s.Duration
+				}
+			}
+			lat.add("token+userinfo", tu)
+			lat.add("login", res.Total)
+		}
+	})
+	elapsed := time.Since(start)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "logins/s")
+	b.ReportMetric(float64(failed.Load()), "errors")
+	lat.report(b, "login", "login_submit", "token", "userinfo", "token+userinfo")
+}
+
+func BenchmarkSAMLJourney(b *testing.B) {
+	base := benchServer(b, true)
+	acs := "https://acme.ncpworkplace.com/authn/saml/acs"
+	var lat latencies
+	var failed, seq atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			t0 := time.Now()
+			br := newBrowserTB(b, base)
+			id := fmt.Sprintf("_bench%026d", seq.Add(1))
+			q := url.Values{"SAMLRequest": {workplaceAuthnRequestTB(b, id, acs)}, "RelayState": {"r"}}
+			resp, _ := br.get("/saml/sso?" + q.Encode())
+			_, page := br.get(resp.Header.Get("Location"))
+			t1 := time.Now()
+			resp, body := br.login(page, "hana", "Hana!2345")
+			lat.add("login_submit+sign", time.Since(t1))
+			m := formField.FindStringSubmatch(body)
+			if resp.StatusCode != http.StatusOK || m == nil {
+				failed.Add(1)
+				continue
+			}
+			if _, err := base64.StdEncoding.DecodeString(html.UnescapeString(m[2])); err != nil {
+				failed.Add(1)
+			}
+			lat.add("login", time.Since(t0))
+		}
+	})
+	elapsed := time.Since(start)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "logins/s")
+	b.ReportMetric(float64(failed.Load()), "errors")
+	lat.report(b, "login", "login_submit+sign")
+}
