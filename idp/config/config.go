@@ -31,6 +31,11 @@ type Config struct {
 	OAuth *oauthsso.Config `yaml:"oauth"`
 	// SAML enables the SAML 2.0 SSO mode; absent means off.
 	SAML *saml.Config `yaml:"saml"`
+
+	// Sources records where values that did not come from the file itself
+	// were read from, by key path: "env:NAME" or "file:PATH". It lets tools
+	// say where a secret comes from without printing it.
+	Sources map[string]string `yaml:"-"`
 }
 
 // LogConfig is the `log:` section.
@@ -141,8 +146,8 @@ func Parse(r io.Reader, lookupEnv func(string) (string, bool)) (*Config, error) 
 		return nil, fmt.Errorf("config: not valid YAML: %w", err)
 	}
 	var ps idp.Problems
-	expandEnv(&root, "", lookupEnv, &ps)
-	cfg := &Config{}
+	cfg := &Config{Sources: map[string]string{}}
+	expandEnv(&root, "", lookupEnv, cfg.Sources, &ps)
 	checkKeys(&root, reflect.TypeOf(cfg), "", &ps)
 	if err := root.Decode(cfg); err != nil {
 		var te *yaml.TypeError
@@ -154,7 +159,7 @@ func Parse(r io.Reader, lookupEnv func(string) (string, bool)) (*Config, error) 
 			return nil, fmt.Errorf("config: %w", err)
 		}
 	}
-	resolveFiles(reflect.ValueOf(cfg), "", &ps)
+	resolveFiles(reflect.ValueOf(cfg), "", cfg.Sources, &ps)
 	if len(ps) > 0 {
 		return nil, ps
 	}

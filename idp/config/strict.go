@@ -17,7 +17,7 @@ import (
 var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
 
 // expandEnv replaces scalars that are exactly ${NAME} with $NAME's value.
-func expandEnv(n *yaml.Node, path string, lookup func(string) (string, bool), ps *idp.Problems) {
+func expandEnv(n *yaml.Node, path string, lookup func(string) (string, bool), sources map[string]string, ps *idp.Problems) {
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode:
 		for i, c := range n.Content {
@@ -25,11 +25,11 @@ func expandEnv(n *yaml.Node, path string, lookup func(string) (string, bool), ps
 			if n.Kind == yaml.SequenceNode {
 				p = path + "[" + strconv.Itoa(i) + "]"
 			}
-			expandEnv(c, p, lookup, ps)
+			expandEnv(c, p, lookup, sources, ps)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			expandEnv(n.Content[i+1], join(path, n.Content[i].Value), lookup, ps)
+			expandEnv(n.Content[i+1], join(path, n.Content[i].Value), lookup, sources, ps)
 		}
 	case yaml.ScalarNode:
 		m := envRef.FindStringSubmatch(n.Value)
@@ -42,6 +42,7 @@ func expandEnv(n *yaml.Node, path string, lookup func(string) (string, bool), ps
 			return
 		}
 		n.Value = v
+		sources[path] = "env:" + m[1]
 		// Force a string: an env value "yes" or "0123" must not change type.
 		n.Tag = "!!str"
 		n.Style = yaml.DoubleQuotedStyle
@@ -203,7 +204,7 @@ func editDistance(a, b string) int {
 
 // resolveFiles reads every non-empty `xxx_file` string field into its
 // sibling `xxx` string field, recursively.
-func resolveFiles(v reflect.Value, path string, ps *idp.Problems) {
+func resolveFiles(v reflect.Value, path string, sources map[string]string, ps *idp.Problems) {
 	for v.Kind() == reflect.Pointer {
 		if v.IsNil() {
 			return
@@ -221,7 +222,7 @@ func resolveFiles(v reflect.Value, path string, ps *idp.Problems) {
 			}
 			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 			if strings.Contains(opts, "inline") {
-				resolveFiles(v.Field(i), path, ps)
+				resolveFiles(v.Field(i), path, sources, ps)
 				continue
 			}
 			byKey[name] = v.Field(i)
@@ -243,13 +244,14 @@ func resolveFiles(v reflect.Value, path string, ps *idp.Problems) {
 					continue
 				}
 				target.SetString(strings.TrimRight(string(b), "\r\n"))
+				sources[join(path, base)] = "file:" + fv.String()
 				continue
 			}
-			resolveFiles(fv, join(path, key), ps)
+			resolveFiles(fv, join(path, key), sources, ps)
 		}
 	case reflect.Slice:
 		for i := 0; i < v.Len(); i++ {
-			resolveFiles(v.Index(i), path+"["+strconv.Itoa(i)+"]", ps)
+			resolveFiles(v.Index(i), path+"["+strconv.Itoa(i)+"]", sources, ps)
 		}
 	}
 }
