@@ -21,13 +21,14 @@ type command struct {
 
 // commands is the CLI. Later subcommands register here.
 var commands = map[string]command{
-	"serve":   {"run the IdP from a configuration file", cmdServe},
-	"demo":    {"run the IdP on an embedded demo directory (no setup)", cmdDemo},
-	"check":   {"check the configuration and the live dependencies (LDAP, keys, certificates, store)", cmdCheck},
-	"config":  {"check a configuration file and print the effective settings", cmdConfig},
-	"console": {"print the values to paste into the SP's Developers console", cmdConsole},
-	"keygen":  {"generate the SAML signing key and the certificate for the SP console", cmdKeygen},
-	"version": {"print the version", cmdVersion},
+	"serve":    {"run the IdP from a configuration file", cmdServe},
+	"demo":     {"run the IdP on an embedded demo directory (no setup)", cmdDemo},
+	"check":    {"check the configuration and the live dependencies (LDAP, keys, certificates, store)", cmdCheck},
+	"config":   {"check a configuration file and print the effective settings", cmdConfig},
+	"console":  {"print the values to paste into the SP's Developers console", cmdConsole},
+	"keygen":   {"generate the SAML signing key and the certificate for the SP console", cmdKeygen},
+	"selftest": {"play each configured SP against a temporary IdP before switching SSO on", cmdSelftest},
+	"version":  {"print the version", cmdVersion},
 }
 
 func main() {

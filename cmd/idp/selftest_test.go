@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ncp-sso/idp/certs"
+)
+
+// TestSelftest plays both modes against a temporary IdP built from a config
+// file and a real slapd: it passes for a real user and fails with a clear
+// step for a missing one.
+func TestSelftest(t *testing.T) {
+	sl, ou := directoryFixture(t)
+	dir := t.TempDir()
+	kp, err := certs.Generate(certs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, c := filepath.Join(dir, "k.pem"), filepath.Join(dir, "c.pem")
+	if err := certs.WriteFiles(kp, k, c, false); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "idp.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`
+server: {public_url: "https://sso.example.test"}
+store: {path: "/nonexistent/never-opened.db"}
+ldap:
+  urls: [%q]
+  ca_file: %q
+  bind_dn: "cn=svc,%s"
+  bind_password: "svc-pa$$word"
+  user: {base_dn: %q}
+  groups: {required: ["cn=sso,%s"]}
+oauth:
+  clients:
+    - {name: workplace, client_id: wp, client_secret: "wp-secret-0123456789", profile: workplace, company: acme}
+    - {name: works, client_id: works, client_secret: "works-secret-0123456789", profile: naverworks, domain: acme.example}
+saml:
+  signing: {key_file: %q, cert_file: %q}
+  service_providers: [{profile: workplace, company: acme}]
+`, sl.URL, sl.CAFile, ou, ou, ou, k, c)), 0o600)
+	run := func(user, password string) (int, string) {
+		stdin = strings.NewReader(password + "\n")
+		t.Cleanup(func() { stdin = os.Stdin })
+		var out, errb strings.Builder
+		code := cmdSelftest(context.Background(), []string{"--config", cfgFile, "--user", user, "--password-stdin"}, &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	code, out := run("hana", "Hana!2345")
+	if code != 0 {
+		t.Fatalf("selftest failed for a real user (exit %d):\n%s", code, out)
+	}
+	for _, want := range []string{"email_id = hana@example.test", "user_id = hana@example.test", "NameID = hana@example.test", "✓ token", "✓ SP checks Response", "safe to switch SSO on"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out = run("nobody", "whatever")
+	if code != 1 || !strings.Contains(out, "✗") || !strings.Contains(out, "refused the username or password") || !strings.Contains(out, "do NOT switch SSO on") {
+		t.Errorf("missing user: exit %d\n%s", code, out)
+	}
+	code, out = run("outsider", "Out!2345")
+	if code != 1 || !strings.Contains(out, "allowed group") {
+		t.Errorf("user outside the group: exit %d\n%s", code, out)
+	}
+}
