@@ -145,20 +145,50 @@ func (p *Provider) authenticateClient(c echo.Context, form params) (*client, *ap
 	if secret == "" {
 		return nil, errInvalidClient
 	}
-	// Issue 6: per-client throttling of failed authentication plugs in here.
-	if p.limiter != nil && !p.limiter.Allow(id) {
-		p.h.Logger().Warn("oauth client throttled", "client_id", safeName(id))
-		return nil, errThrottled
-	}
 	cl := p.clients[id]
-	if !checkSecret(cl, secret) {
-		if p.limiter != nil {
-			p.limiter.Failed(id)
+	// Only registered clients are counted: an unknown ID has no secret to
+	// guess, and counting it would let anyone fill the store with counters.
+	// The limit is checked before the secret, so a throttled guesser learns
+	// nothing even when it guesses right.
+	if cl != nil {
+		if aerr := p.allow(c, cl); aerr != nil {
+			return nil, aerr
 		}
+	}
+	if !checkSecret(cl, secret) {
+		p.failed(c, cl)
 		p.h.Logger().Info("oauth client authentication failed", "client_id", safeName(id), "known_client", cl != nil)
 		return nil, errInvalidClient
 	}
 	return cl, nil
+}
+
+// allow asks the limiter whether cl may try again from the caller's address.
+func (p *Provider) allow(c echo.Context, cl *client) *apiError {
+	if p.limiter == nil {
+		return nil
+	}
+	ok, err := p.limiter.Allow(c.Request().Context(), cl.ClientID, c.RealIP())
+	if err != nil {
+		p.h.Logger().Error("oauth client limiter failed", "client", cl.Name, "err", err)
+		return errServer
+	}
+	if !ok {
+		p.h.Logger().Warn("oauth client throttled", "client", cl.Name, "ip", c.RealIP())
+		c.Response().Header().Set("Retry-After", "300")
+		return errThrottled
+	}
+	return nil
+}
+
+// failed counts a failure of a registered client (nil: not counted).
+func (p *Provider) failed(c echo.Context, cl *client) {
+	if p.limiter == nil || cl == nil {
+		return
+	}
+	if err := p.limiter.Failed(c.Request().Context(), cl.ClientID, c.RealIP()); err != nil {
+		p.h.Logger().Error("oauth client limiter failed", "client", cl.Name, "err", err)
+	}
 }
 
 // parseBasic decodes "Basic base64(urlencode(id):urlencode(secret))".

@@ -48,8 +48,10 @@
 // the token came from to be alive, which is how logout revokes tokens without
 // a per-session index.
 //
-// Failed client authentication can be throttled per client through the
-// ClientLimiter seam (Option WithClientLimiter); none is installed by default.
+// Failures are throttled per client and per client and IP address (wrong
+// secrets, refused codes and tokens) by a ClientLimiter: StoreLimiter, on
+// the state store's idp.Counter, unless WithClientLimiter installs another.
+// A throttled client gets HTTP 429 before its secret is even compared.
 //
 // The package depends on idp and idp/server only. The SP simulator in
 // oauthsso/spsim plays WORKPLACE or NAVER WORKS against these endpoints for

@@ -1,6 +1,7 @@
 package oauthsso
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ncp-sso/idp/idp"
 	"github.com/ncp-sso/idp/idp/server"
 )
 
@@ -26,20 +28,24 @@ const (
 	PathLoggedOut = "/oauth/logged-out"
 )
 
-// ClientLimiter throttles failed client authentication per client ID on the
-// token and userinfo endpoints. Implementations must be safe for concurrent
-// use and must not block.
+// ClientLimiter throttles failures per client ID (and the caller's IP
+// address) on the token and userinfo endpoints: wrong client secrets, and
+// codes or tokens refused for an authenticated client. Implementations must
+// be safe for concurrent use. An Allow error refuses the request (fail
+// closed); a Failed error is logged.
 type ClientLimiter interface {
-	// Allow reports whether clientID may attempt to authenticate now.
-	Allow(clientID string) bool
-	// Failed records a failed authentication attempt for clientID.
-	Failed(clientID string)
+	// Allow reports whether clientID may attempt to authenticate now from ip.
+	Allow(ctx context.Context, clientID, ip string) (bool, error)
+	// Failed records a failure for clientID from ip.
+	Failed(ctx context.Context, clientID, ip string) error
 }
 
 // Option configures a Provider.
 type Option func(*Provider)
 
-// WithClientLimiter installs a per-client failed-authentication limiter.
+// WithClientLimiter installs a per-client failure limiter instead of the
+// default StoreLimiter (which Register installs when the host's store
+// implements idp.Counter).
 func WithClientLimiter(l ClientLimiter) Option {
 	return func(p *Provider) { p.limiter = l }
 }
@@ -118,6 +124,9 @@ func (p *Provider) Name() string { return ProtocolName }
 // Register implements server.Protocol.
 func (p *Provider) Register(e *echo.Echo, h server.Host) {
 	p.h = h
+	if c, ok := h.Store().(idp.Counter); ok && p.limiter == nil {
+		p.limiter = NewStoreLimiter(c, h.Now)
+	}
 	e.GET(PathAuthorize, p.authorize)
 	e.POST(PathToken, p.token)
 	e.POST(PathUserinfo, p.userinfo)

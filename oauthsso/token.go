@@ -17,7 +17,10 @@ const replayNamespace = "oauth_code_token"
 
 var (
 	errGrant = &apiError{http.StatusBadRequest, "invalid_grant", "the code is invalid, expired or already used"}
-	errToken = &apiError{http.StatusUnauthorized, "invalid_token", "the access token is invalid or expired"}
+	// errGrantUnknown answers like errGrant; it marks a code that never
+	// existed (a guess), which counts against the client's failure limit.
+	errGrantUnknown = &apiError{http.StatusBadRequest, "invalid_grant", "the code is invalid, expired or already used"}
+	errToken        = &apiError{http.StatusUnauthorized, "invalid_token", "the access token is invalid or expired"}
 )
 
 // tokenResponse is the Access Token Return API success body. ExpiresIn is a
@@ -54,6 +57,9 @@ func (p *Provider) token(c echo.Context) error {
 	}
 	tok, aerr := p.redeem(c.Request().Context(), cl, codeID, form)
 	if aerr != nil {
+		if aerr == errGrantUnknown {
+			p.failed(c, cl)
+		}
 		return p.writeError(c, cl, aerr)
 	}
 	resp := tokenResponse{AccessToken: tok.ID, TokenType: "Bearer"}
@@ -79,7 +85,7 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 		return idp.Token{}, errGrant
 	case errors.Is(err, idp.ErrNotFound):
 		log.Info("oauth token refused", "client", cl.Name, "reason", "unknown or expired code")
-		return idp.Token{}, errGrant
+		return idp.Token{}, errGrantUnknown
 	case err != nil:
 		log.Error("oauth code take failed", "client", cl.Name, "err", err)
 		return idp.Token{}, errServer
@@ -188,6 +194,7 @@ func (p *Provider) userinfo(c echo.Context) error {
 	switch {
 	case errors.Is(err, idp.ErrNotFound):
 		log.Info("oauth userinfo refused", "client", cl.Name, "reason", "unknown, revoked or expired token")
+		p.failed(c, cl)
 		return p.writeError(c, cl, errToken)
 	case err != nil:
 		log.Error("oauth token read failed", "client", cl.Name, "err", err)

@@ -1,6 +1,7 @@
 package oauthsso
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -364,12 +365,17 @@ type denyAfter struct {
 	failed map[string]int
 }
 
-func (d *denyAfter) Allow(id string) bool {
+func (d *denyAfter) Allow(_ context.Context, id, _ string) (bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.failed[id] < d.n
+	return d.failed[id] < d.n, nil
 }
-func (d *denyAfter) Failed(id string) { d.mu.Lock(); defer d.mu.Unlock(); d.failed[id]++ }
+func (d *denyAfter) Failed(_ context.Context, id, _ string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.failed[id]++
+	return nil
+}
 
 func TestClientLimiterSeam(t *testing.T) {
 	lim := &denyAfter{n: 2, failed: map[string]int{}}

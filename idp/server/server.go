@@ -33,10 +33,12 @@ type Options struct {
 	Protocols     []Protocol
 	// Links are extra buttons on the signed-in page (e.g. the demo's "play
 	// the SP" buttons): a message key and a same-origin URL.
-	Links  []Link
-	Logger *slog.Logger
-	Now    func() time.Time
-	Rand   io.Reader
+	Links []Link
+	// FlowLimits caps pending login requests; zero fields take defaults.
+	FlowLimits FlowLimits
+	Logger     *slog.Logger
+	Now        func() time.Time
+	Rand       io.Reader
 }
 
 // Link is a button on the signed-in page.
@@ -47,23 +49,24 @@ type Link struct {
 
 // Server is the IdP's HTTP server. It implements Host for its protocols.
 type Server struct {
-	cfg       Config
-	sess      SessionConfig
-	brand     BrandingConfig
-	store     idp.Store
-	auth      idp.Authenticator
-	protocols map[string]Protocol
-	links     []Link
-	log       *slog.Logger
-	now       func() time.Time
-	rand      io.Reader
-	pages     *templates.Set
-	echo      *echo.Echo
-	secure    bool // public URL is https: Secure cookies, HSTS
-	origin    string
-	cookie    string
-	logo      []byte
-	logoType  string
+	cfg        Config
+	sess       SessionConfig
+	brand      BrandingConfig
+	store      idp.Store
+	auth       idp.Authenticator
+	protocols  map[string]Protocol
+	links      []Link
+	log        *slog.Logger
+	now        func() time.Time
+	rand       io.Reader
+	pages      *templates.Set
+	echo       *echo.Echo
+	secure     bool // public URL is https: Secure cookies, HSTS
+	origin     string
+	cookie     string
+	logo       []byte
+	logoType   string
+	flowLimits FlowLimits
 }
 
 var _ Host = (*Server)(nil)
@@ -77,8 +80,9 @@ func New(o Options) (*Server, error) {
 		cfg: o.Config, sess: o.Session, brand: o.Branding,
 		store: o.Store, auth: o.Authenticator, links: o.Links,
 		log: o.Logger, now: o.Now, rand: o.Rand,
-		protocols: map[string]Protocol{},
+		protocols: map[string]Protocol{}, flowLimits: o.FlowLimits,
 	}
+	s.flowLimits.setDefaults()
 	s.cfg.SetDefaults()
 	s.sess.SetDefaults()
 	s.brand.SetDefaults()
@@ -218,6 +222,9 @@ func (s *Server) BeginFlow(c echo.Context, f idp.Flow) error {
 	if sess, live := s.Session(c); live && !f.ForceAuthn {
 		s.log.Info("sso_session_reused", "request_id", requestID(c), "sp", f.SP, "user", sess.Identity.Username)
 		return p.Resume(c, f, sess)
+	}
+	if err := s.admitFlow(c); err != nil || c.Response().Committed {
+		return err
 	}
 	if err := s.store.PutFlow(c.Request().Context(), f); err != nil {
 		s.log.Error("flow_store_failed", "request_id", requestID(c), "err", err)

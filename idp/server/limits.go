@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ncp-sso/idp/idp"
+)
+
+// FlowLimits caps how many pending login requests (Flows) can be parked, so
+// that flooding the login URLs with valid-looking SP requests cannot fill
+// the store: every Flow lives for session.flow_lifetime, so the global cap
+// per window bounds the store's pending Flows to about twice Global. Zero
+// fields take the defaults.
+type FlowLimits struct {
+	// PerIP is how many Flows one client address may start per PerIPWindow.
+	// Default 300 (per minute): a company NAT at its morning peak stays
+	// well under it. Loopback peers are not limited per IP (they are a local
+	// reverse proxy not listed in server.trusted_proxies, or a test).
+	PerIP       int
+	PerIPWindow time.Duration
+	// Global is how many Flows all clients together may start per
+	// GlobalWindow. Default 100000 per 30 minutes (tens of MB of store).
+	Global       int
+	GlobalWindow time.Duration
+}
+
+func (l *FlowLimits) setDefaults() {
+	if l.PerIP == 0 {
+		l.PerIP = 300
+	}
+	if l.PerIPWindow == 0 {
+		l.PerIPWindow = time.Minute
+	}
+	if l.Global == 0 {
+		l.Global = 100000
+	}
+	if l.GlobalWindow == 0 {
+		l.GlobalWindow = 30 * time.Minute
+	}
+}
+
+const flowCounterNamespace = "server_flows"
+
+// Message keys of templates/messages/security.json.
+const (
+	msgTooManyRequests = "error_too_many_requests"
+	msgBusy            = "error_busy"
+)
+
+// admitFlow counts a new Flow against the per-IP and global caps and
+// answers the refusal page when one is exceeded (nil: go ahead). Without an
+// idp.Counter in the store there is nothing to count with and the Flow is
+// admitted.
+func (s *Server) admitFlow(c echo.Context) error {
+	ctr, ok := s.store.(idp.Counter)
+	if !ok {
+		return nil
+	}
+	ctx := c.Request().Context()
+	now := s.now()
+	ip := c.RealIP()
+	if addr := net.ParseIP(ip); addr != nil && !addr.IsLoopback() {
+		n, err := windowIncr(ctx, ctr, "ip\n"+ip, now, s.flowLimits.PerIPWindow)
+		if err != nil {
+			return s.flowCountFailed(c, err)
+		}
+		if n > int64(s.flowLimits.PerIP) {
+			s.log.Warn("flow_rate_limited", "request_id", requestID(c), "ip", ip)
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(s.flowLimits.PerIPWindow.Seconds())))
+			return s.ErrorPage(c, http.StatusTooManyRequests, msgTooManyRequests)
+		}
+	}
+	n, err := windowIncr(ctx, ctr, "global", now, s.flowLimits.GlobalWindow)
+	if err != nil {
+		return s.flowCountFailed(c, err)
+	}
+	if n > int64(s.flowLimits.Global) {
+		s.log.Error("flow_global_cap_reached", "request_id", requestID(c), "ip", ip)
+		c.Response().Header().Set("Retry-After", "60")
+		return s.ErrorPage(c, http.StatusServiceUnavailable, msgBusy)
+	}
+	return nil
+}
+
+func (s *Server) flowCountFailed(c echo.Context, err error) error {
+	s.log.Error("flow_count_failed", "request_id", requestID(c), "err", err)
+	return s.ErrorPage(c, http.StatusServiceUnavailable, "error_internal")
+}
+
+// windowIncr counts one event in the fixed window of length w that holds
+// now. Windows are aligned to multiples of w, so the key names the window.
+func windowIncr(ctx context.Context, ctr idp.Counter, key string, now time.Time, w time.Duration) (int64, error) {
+	slot := now.UnixNano() / int64(w)
+	exp := time.Unix(0, (slot+2)*int64(w))
+	return ctr.Incr(ctx, flowCounterNamespace, strconv.FormatInt(slot, 10)+"\n"+key, exp)
+}
