@@ -78,7 +78,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{
 		cfg: o.Config, sess: o.Session, brand: o.Branding,
-		store: o.Store, auth: o.Authenticator, links: o.Links,
+		store: o.Store, auth: evenTiming(o.Authenticator), links: o.Links,
 		log: o.Logger, now: o.Now, rand: o.Rand,
 		protocols: map[string]Protocol{}, flowLimits: o.FlowLimits,
 	}
@@ -275,8 +275,10 @@ func (s *Server) Render(c echo.Context, status int, name string, data any) error
 // so the pending login's flow handle).
 func langURLs(r *http.Request) map[string]string {
 	out := map[string]string{}
-	path := r.URL.Path
-	if r.Method != http.MethodGet {
+	path := r.URL.EscapedPath()
+	// A request path like "//evil.example/" (a 404 page) would otherwise
+	// become a protocol-relative link to another site.
+	if r.Method != http.MethodGet || !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") || strings.HasPrefix(path, `/\`) {
 		path = "/login"
 	}
 	for _, l := range templates.Languages {
