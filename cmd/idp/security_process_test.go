@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// idpBinary builds cmd/idp once per test into a temporary directory.
+func idpBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "idp")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// idpProcess is a running `idp serve`.
+type idpProcess struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan error
+}
+
+func startProcess(t *testing.T, bin, cfgFile string) *idpProcess {
+	t.Helper()
+	p := &idpProcess{stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd = exec.Command(bin, "serve", "--config", cfgFile)
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+func waitHealthy(t *testing.T, base string, p *idpProcess) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("idp did not become healthy:\n%s", p.stderr.String())
+}
+
+// TestSecurityProcessCrashAndLock runs the real binary with the bolt store:
+// a second process cannot open the locked store file and says which file;
+// `kill -9` in the middle of load loses neither the session nor an
+// unredeemed code.
+func TestSecurityProcessCrashAndLock(t *testing.T) {
+	sl, ou := secDirectory(t)
+	bin := idpBinary(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "idp.db")
+	writeConfig := func(name, listen string) string {
+		f := filepath.Join(dir, name)
+		y := fmt.Sprintf(`server:
+  listen: %q
+  public_url: "http://127.0.0.1"
+log:
+  level: error
+store:
+  backend: bolt
+  path: %q
+  lock_timeout: 500ms
+ldap:
+  urls: [%q]
+  ca_file: %q
+  bind_dn: "cn=svc,%s"
+  bind_password: "svc-pa$$word"
+  user:
+    base_dn: %q
+oauth:
+  clients:
+    - name: workplace
+      client_id: %s
+      client_secret: %q
+      profile: workplace
+      company: acme
+`, listen, dbPath, sl.URL, sl.CAFile, ou, ou, wpClientID, wpClientSecret)
+		if err := os.WriteFile(f, []byte(y), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	cfgFile := writeConfig("idp.yaml", addr)
+	base := "http://" + addr
+	p := startProcess(t, bin, cfgFile)
+	waitHealthy(t, base, p)
+
+	b := newBrowserTB(t, base)
+	signIn(t, b, secUser, secPassword)
+	code := codeFor(t, b, wpClientID, wpCallback)
+
+	t.Run("store file locked", func(t *testing.T) {
+		ln2, _ := net.Listen("tcp", "127.0.0.1:0")
+		addr2 := ln2.Addr().String()
+		ln2.Close()
+		start := time.Now()
+		out, err := exec.Command(bin, "serve", "--config", writeConfig("second.yaml", addr2)).CombinedOutput()
+		if err == nil || time.Since(start) > 5*time.Second || !bytes.Contains(out, []byte(dbPath)) {
+			t.Fatalf("second process: err %v after %s:\n%s", err, time.Since(start), out)
+		}
+	})
+
+	// Load: logins, login requests and token calls from several clients,
+	// then SIGKILL in the middle of it.
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var served atomic.Int64
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 2 * time.Second}
+			for ctx.Err() == nil {
+				var resp *http.Response
+				var err error
+				switch i % 2 {
+				case 0:
+					resp, err = c.Get(base + authorizeURL(wpClientID, wpCallback, "s"))
+				default:
+					resp, err = c.PostForm(base+"/oauth/token", tokenForm("load-client", "wrong-secret-0000000", "x", ""))
+				}
+				if err == nil {
+					resp.Body.Close()
+					served.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	cancel()
+	wg.Wait()
+	if served.Load() == 0 {
+		t.Fatal("no request was served before the kill")
+	}
+
+	p2 := startProcess(t, bin, cfgFile)
+	waitHealthy(t, base, p2)
+	if _, body := b.get("/login"); !strings.Contains(body, secMail) {
+		t.Fatal("session lost across kill -9")
+	}
+	resp, body := post(t, nil, base+"/oauth/token", tokenForm(wpClientID, wpClientSecret, code, ""), nil)
+	var tok map[string]any
+	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &tok) != nil {
+		t.Fatalf("code lost across kill -9: %d %s", resp.StatusCode, body)
+	}
+	resp, body = post(t, nil, base+"/oauth/userinfo", url.Values{"client_id": {wpClientID}, "client_secret": {wpClientSecret}, "access_token": {tok["access_token"].(string)}}, nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, secMail) {
+		t.Fatalf("userinfo after restart: %d %s", resp.StatusCode, body)
+	}
+}
