@@ -78,7 +78,7 @@ func (m acsMatcher) check(acs string) error {
 }
 
 // checkURLSyntax accepts only plain https URLs: printable ASCII, no
-// userinfo, no fragment, no backslash, no percent-encoded dot, slash or
+// userinfo, no fragment, no backslash, quote, angle bracket or backtick, no percent-encoded dot, slash or
 // backslash, no empty, "." or ".." path segments, and a host:port exactly as
 // Go's parser reads it.
 func checkURLSyntax(s string) error {
@@ -90,8 +90,11 @@ func checkURLSyntax(s string) error {
 			return errors.New("URL has a space, control or non-ASCII character")
 		}
 	}
-	if strings.ContainsAny(s, `\#@`) {
-		return errors.New(`URL has a backslash, fragment or "@"`)
+	// Quotes and angle brackets are escaped wherever we write the URL, but
+	// an SP, a proxy or a log viewer may not be as careful: refuse them, as
+	// for OAuth redirect URIs.
+	if strings.ContainsAny(s, "\\#@\"<>`") {
+		return errors.New(`URL has a backslash, fragment, "@", quote or angle bracket`)
 	}
 	lower := strings.ToLower(s)
 	for _, bad := range []string{"%2e", "%2f", "%5c", "%00"} {

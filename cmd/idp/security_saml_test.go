@@ -116,6 +116,8 @@ func TestSecuritySAMLRequests(t *testing.T) {
 			"https://acme.ncpworkplace.com//evil.test/acs",
 			"//acme.ncpworkplace.com/acs",
 			"javascript:alert(1)",
+			`https://acme.ncpworkplace.com/acs"><script>alert(1)</script>`, // found by FuzzACSCheck
+			"https://acme.ncpworkplace.com/acs`x",
 		} {
 			a := ssoGet(t, b, ssoQuery(deflateB64(samlXML("ncpworkplace.com", reqID(), acs, now)), "r"))
 			if a.status != http.StatusBadRequest || a.response != nil || a.location != "" {
