@@ -98,7 +98,13 @@ func runChecks(ctx context.Context, path string, timeout time.Duration, now time
 		return []checkResult{{what: "configuration " + path, detail: err.Error(), fix: "start from idp.example.yaml"}}
 	}
 	out := []checkResult{{ok: true, what: "configuration " + path, detail: "valid"}}
-	out = append(out, checkLDAP(ctx, cfg, timeout)...)
+	return append(out, liveChecks(ctx, cfg, timeout, now)...)
+}
+
+// liveChecks checks the live dependencies of a valid configuration (also
+// run by the admin page).
+func liveChecks(ctx context.Context, cfg *config.Config, timeout time.Duration, now time.Time) []checkResult {
+	out := checkLDAP(ctx, cfg, timeout)
 	if cfg.SAML != nil {
 		out = append(out, checkSAMLKeys(cfg, now)...)
 	}

@@ -10,7 +10,9 @@ import (
 	"net"
 
 	"github.com/ncp-sso/idp/idp"
+	"github.com/ncp-sso/idp/idp/audit"
 	"github.com/ncp-sso/idp/idp/config"
+	"github.com/ncp-sso/idp/idp/metrics"
 	"github.com/ncp-sso/idp/idp/server"
 	"github.com/ncp-sso/idp/idp/store"
 	"github.com/ncp-sso/idp/idp/store/boltstore"
@@ -26,7 +28,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, `Usage: idp serve --config FILE
 
 Runs the identity provider: the company login page, the SSO endpoints of the
-configured modes, /healthz and /readyz. Stops gracefully on SIGTERM or Ctrl-C.
+configured modes, /admin, /healthz and /readyz, and Prometheus /metrics on
+metrics.listen. Stops gracefully on SIGTERM or Ctrl-C. On SIGHUP it reads FILE
+again and reloads the TLS serving certificate, the page and message files, and
+reopens the audit file; the log says what else changed and needs a restart.
 
 Flags:`)
 		fs.PrintDefaults()
@@ -44,7 +49,7 @@ Flags:`)
 		return 1
 	}
 	log := newLogger(cfg.Log, stderr)
-	if err := serve(ctx, cfg, log, nil); err != nil {
+	if err := serve(ctx, cfg, *path, log, nil); err != nil {
 		log.Error("server_stopped", "err", err)
 		return 1
 	}
@@ -53,12 +58,19 @@ Flags:`)
 
 // wiring is everything a running server holds, so that the caller can close it.
 type wiring struct {
-	srv   *server.Server
-	store idp.Store
-	auth  *ldapauth.Authenticator
+	srv     *server.Server
+	store   idp.Store
+	auth    *ldapauth.Authenticator
+	audit   *audit.Log
+	metrics *metrics.Metrics
+	// metricsAddr is the metrics listener's address, once listening.
+	metricsAddr net.Addr
 }
 
 func (w *wiring) Close() {
+	if w.audit != nil {
+		_ = w.audit.Close()
+	}
 	if w.auth != nil {
 		_ = w.auth.Close()
 	}
@@ -73,13 +85,13 @@ func build(cfg *config.Config, log *slog.Logger, links []server.Link) (*wiring, 
 	var err error
 	switch cfg.Store.Backend {
 	case store.BackendMemory:
-		w.store = store.New(memory.New(memory.WithSweepInterval(cfg.Store.SweepInterval), memory.WithLogger(log)))
+		w.store = store.New(memory.New(memory.WithSweepInterval(cfg.Store.SweepInterval), memory.WithLogger(log)), store.WithAuditRetention(cfg.Audit.Retention))
 	default:
 		b, oerr := boltstore.OpenConfig(cfg.Store, boltstore.WithLogger(log))
 		if oerr != nil {
 			return nil, oerr
 		}
-		w.store = store.New(b)
+		w.store = store.New(b, store.WithAuditRetention(cfg.Audit.Retention))
 	}
 	if w.auth, err = ldapauth.New(cfg.LDAP, ldapauth.WithLogger(log)); err != nil {
 		w.Close()
@@ -90,26 +102,44 @@ func build(cfg *config.Config, log *slog.Logger, links []server.Link) (*wiring, 
 		w.Close()
 		return nil, err
 	}
+	auditStore, _ := w.store.(idp.AuditStore)
+	if w.audit, err = audit.New(audit.Options{Store: auditStore, File: cfg.Audit.File, Logger: log}); err != nil {
+		w.Close()
+		return nil, err
+	}
+	w.metrics = metrics.New(nil)
 	w.srv, err = server.New(server.Options{
 		Config: cfg.Server, Session: cfg.Session, Branding: cfg.Branding,
 		Store: w.store, Authenticator: w.auth, Protocols: protocols,
 		Links: links, Logger: log,
+		Auditor: audit.Tee(w.audit, w.metrics), Observer: w.metrics,
+		Admin: adminOptions(cfg),
 	})
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
+	if err := w.srv.ReloadTLS(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	w.certMetrics(cfg, log)
 	return w, nil
 }
 
 // serve runs the server until ctx ends. ready, when not nil, is called with
-// the listener's address once it accepts connections.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(*wiring, net.Addr)) error {
+// the listener's address once it accepts connections. With a path, SIGHUP
+// reloads what can be reloaded from that file (reload.go).
+func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logger, ready func(*wiring, net.Addr)) error {
 	w, err := build(cfg, log, nil)
 	if err != nil {
 		return err
 	}
 	defer w.Close()
+	if path != "" {
+		stop := w.reloadOnSIGHUP(ctx, cfg, path, log)
+		defer stop()
+	}
 	return listenAndServe(ctx, cfg, log, w, ready)
 }
 
@@ -117,6 +147,20 @@ func listenAndServe(ctx context.Context, cfg *config.Config, log *slog.Logger, w
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	if cfg.Metrics.Listen != "" && w.metrics != nil {
+		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics: listen on %s: %w", cfg.Metrics.Listen, err)
+		}
+		w.metricsAddr = mln.Addr()
+		log.Info("metrics_listening", "addr", mln.Addr().String())
+		go func() {
+			if err := w.metrics.Serve(ctx, mln, log); err != nil {
+				log.Error("metrics_stopped", "err", err)
+			}
+		}()
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "tls", cfg.Server.TLS.Enabled())
 	if ready != nil {

@@ -11,6 +11,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ncp-sso/idp/idp"
+	"github.com/ncp-sso/idp/idp/audit"
+	"github.com/ncp-sso/idp/idp/metrics"
 	"github.com/ncp-sso/idp/idp/server"
 	"github.com/ncp-sso/idp/idp/store"
 	"github.com/ncp-sso/idp/ldapauth"
@@ -27,6 +29,9 @@ type Config struct {
 	Log      LogConfig             `yaml:"log"`
 	Store    store.Config          `yaml:"store"`
 	LDAP     ldapauth.Config       `yaml:"ldap"`
+	Audit    audit.Config          `yaml:"audit"`
+	Metrics  metrics.Config        `yaml:"metrics"`
+	Admin    server.AdminConfig    `yaml:"admin"`
 	// OAuth enables the OAuth 2.0 SSO mode; absent means off.
 	OAuth *oauthsso.Config `yaml:"oauth"`
 	// SAML enables the SAML 2.0 SSO mode; absent means off.
@@ -87,6 +92,7 @@ func (c *Config) sections() []struct {
 	}{
 		{"server", &c.Server}, {"session", &c.Session}, {"branding", &c.Branding},
 		{"log", &c.Log}, {"store", &c.Store}, {"ldap", &c.LDAP},
+		{"audit", &c.Audit}, {"metrics", &c.Metrics}, {"admin", &c.Admin},
 	}
 	// Optional sections: an SSO mode is on when its section is present.
 	if c.OAuth != nil {
@@ -116,6 +122,11 @@ func (c *Config) Validate() idp.Problems {
 	var ps idp.Problems
 	for _, s := range c.sections() {
 		ps.Merge(s.key, s.s.Validate())
+	}
+	if len(c.Admin.Groups) > 0 && c.LDAP.Groups.BaseDN == "" {
+		// Without a group search the directory resolves only
+		// ldap.groups.required, so an admin group would never match.
+		ps.Addf("admin.groups", "set ldap.groups.base_dn (e.g. the domain's base DN) so that the admin groups can be found among the user's groups")
 	}
 	return ps
 }

@@ -72,6 +72,7 @@ func (s *Server) admitFlow(c echo.Context) error {
 		}
 		if n > int64(s.flowLimits.PerIP) {
 			s.log.Warn("flow_rate_limited", "request_id", requestID(c), "ip", ip)
+			s.observer.Throttled("flow_ip")
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int(s.flowLimits.PerIPWindow.Seconds())))
 			return s.ErrorPage(c, http.StatusTooManyRequests, msgTooManyRequests)
 		}
@@ -82,6 +83,7 @@ func (s *Server) admitFlow(c echo.Context) error {
 	}
 	if n > int64(s.flowLimits.Global) {
 		s.log.Error("flow_global_cap_reached", "request_id", requestID(c), "ip", ip)
+		s.observer.Throttled("flow_global")
 		c.Response().Header().Set("Retry-After", "60")
 		return s.ErrorPage(c, http.StatusServiceUnavailable, msgBusy)
 	}

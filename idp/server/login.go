@@ -18,7 +18,7 @@ func (s *Server) routes() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.httpError
 	e.IPExtractor = s.ipExtractor()
-	e.Use(s.securityHeaders, s.recoverPanics, s.limitBody)
+	e.Use(s.securityHeaders, s.observeRequests, s.recoverPanics, s.limitBody)
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/login") })
 	e.GET("/login", s.loginPage)
 	e.POST("/login", s.loginSubmit)
@@ -26,6 +26,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
 	e.GET("/branding/logo", s.logoHandler)
+	s.adminRoutes(e)
 	return e
 }
 
@@ -56,9 +57,13 @@ func (s *Server) loginPage(c echo.Context) error {
 			d.SPName = f.SP
 		}
 	} else if sess, ok := s.Session(c); ok {
+		if next := safeNext(c.QueryParam("next")); next != "" {
+			return c.Redirect(http.StatusSeeOther, next)
+		}
 		return s.Render(c, http.StatusOK, "home", s.home(sess))
 	} else {
 		d.Username = c.QueryParam("login_hint")
+		s.rememberNext(c, c.QueryParam("next"))
 	}
 	d.Username = cleanHint(d.Username)
 	return s.Render(c, http.StatusOK, "login", d)
@@ -135,6 +140,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	logAttrs := []any{"request_id", requestID(c), "user", username, "ip", c.RealIP(), "sp", flow.SP, "duration_ms", s.now().Sub(start).Milliseconds()}
 	if ae, isAccount := idp.IsAccountError(err); isAccount {
 		s.log.Info("login_refused", append(logAttrs, "reason", string(ae.State), "detail", ae.Reason)...)
+		s.audit(c, flow, username, ae.Identity, idp.AuditDenied, string(ae.State))
 		if ae.State == idp.StateNotPermitted && d.FlowID != "" {
 			f, terr := s.store.TakeFlow(ctx, d.FlowID)
 			if terr != nil {
@@ -152,21 +158,25 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	}
 	if err != nil {
 		s.log.Error("login_directory_unavailable", append(logAttrs, "err", err)...)
+		s.audit(c, flow, username, nil, idp.AuditError, idp.ReasonDirectoryUnavailable)
 		return s.ErrorPage(c, http.StatusServiceUnavailable, "error_unavailable")
 	}
 	if !ok {
 		s.log.Info("login_failed", append(logAttrs, "reason", "invalid_credentials")...)
+		s.audit(c, flow, username, nil, idp.AuditFailure, idp.ReasonInvalidCredentials)
 		d.ErrorKey = "login_failed"
 		return s.Render(c, http.StatusUnauthorized, "login", d)
 	}
 	sess, err := s.startSession(c, id)
 	if err != nil {
 		s.log.Error("session_store_failed", "request_id", requestID(c), "err", err)
+		s.audit(c, flow, username, &id, idp.AuditError, idp.ReasonInternal)
 		return s.ErrorPage(c, http.StatusServiceUnavailable, "error_internal")
 	}
 	s.log.Info("login_succeeded", logAttrs...)
+	s.audit(c, flow, username, &id, idp.AuditSuccess, idp.ReasonPassword)
 	if d.FlowID == "" {
-		return c.Redirect(http.StatusSeeOther, "/login")
+		return c.Redirect(http.StatusSeeOther, s.takeNext(c))
 	}
 	// The Flow is consumed exactly once: a second POST of the same form (a
 	// double click, a replay) finds nothing to resume.

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -36,9 +37,16 @@ type Options struct {
 	Links []Link
 	// FlowLimits caps pending login requests; zero fields take defaults.
 	FlowLimits FlowLimits
-	Logger     *slog.Logger
-	Now        func() time.Time
-	Rand       io.Reader
+	// Admin wires the /admin page (off unless Admin.Config.Groups is set).
+	Admin Admin
+	// Auditor receives one event per sign-in outcome (nil: none).
+	Auditor Auditor
+	// Observer receives request timings, throttling and session counts for
+	// the metrics (nil: none).
+	Observer Observer
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Rand     io.Reader
 }
 
 // Link is a button on the signed-in page.
@@ -59,7 +67,8 @@ type Server struct {
 	log        *slog.Logger
 	now        func() time.Time
 	rand       io.Reader
-	pages      *templates.Set
+	pages      atomic.Pointer[templates.Set]   // swapped by ReloadTemplates
+	tlsCert    atomic.Pointer[tls.Certificate] // swapped by ReloadTLS
 	echo       *echo.Echo
 	secure     bool // public URL is https: Secure cookies, HSTS
 	origin     string
@@ -67,6 +76,9 @@ type Server struct {
 	logo       []byte
 	logoType   string
 	flowLimits FlowLimits
+	auditor    Auditor
+	observer   Observer
+	admin      Admin
 }
 
 var _ Host = (*Server)(nil)
@@ -81,6 +93,13 @@ func New(o Options) (*Server, error) {
 		store: o.Store, auth: evenTiming(o.Authenticator), links: o.Links,
 		log: o.Logger, now: o.Now, rand: o.Rand,
 		protocols: map[string]Protocol{}, flowLimits: o.FlowLimits,
+		auditor: o.Auditor, observer: o.Observer, admin: o.Admin,
+	}
+	if s.auditor == nil {
+		s.auditor = nopAuditor{}
+	}
+	if s.observer == nil {
+		s.observer = nopObserver{}
 	}
 	s.flowLimits.setDefaults()
 	s.cfg.SetDefaults()
@@ -109,8 +128,8 @@ func New(o Options) (*Server, error) {
 			s.cookie = "__Host-idp_session"
 		}
 	}
-	if s.pages, err = templates.Load(s.cfg.TemplatesDir); err != nil {
-		return nil, fmt.Errorf("server: %w", err)
+	if err := s.ReloadTemplates(s.cfg.TemplatesDir); err != nil {
+		return nil, err
 	}
 	if s.brand.LogoFile != "" {
 		if s.logo, err = os.ReadFile(s.brand.LogoFile); err != nil {
@@ -162,11 +181,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	if s.cfg.TLS.Enabled() {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
-		if err != nil {
-			return fmt.Errorf("server: tls: %w", err)
+		if s.tlsCert.Load() == nil {
+			if err := s.ReloadTLS(); err != nil {
+				return err
+			}
 		}
-		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		// GetCertificate reads the pointer at every handshake, so that
+		// ReloadTLS (SIGHUP) takes effect without dropping connections.
+		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.tlsCert.Load(), nil
+		}}
 		ln = tls.NewListener(ln, hs.TLSConfig)
 	}
 	errc := make(chan error, 1)
@@ -221,6 +245,7 @@ func (s *Server) BeginFlow(c echo.Context, f idp.Flow) error {
 	}
 	if sess, live := s.Session(c); live && !f.ForceAuthn {
 		s.log.Info("sso_session_reused", "request_id", requestID(c), "sp", f.SP, "user", sess.Identity.Username)
+		s.audit(c, f, sess.Identity.Username, &sess.Identity, idp.AuditSuccess, idp.ReasonSSOSession)
 		return p.Resume(c, f, sess)
 	}
 	if err := s.admitFlow(c); err != nil || c.Response().Committed {
@@ -264,7 +289,7 @@ func (s *Server) Render(c echo.Context, status int, name string, data any) error
 	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	h.Set("Content-Language", lang)
 	var buf strings.Builder
-	if err := s.pages.Render(&buf, name, p); err != nil {
+	if err := s.pages.Load().Render(&buf, name, p); err != nil {
 		s.log.Error("render_failed", "request_id", requestID(c), "page", name, "err", err)
 		return c.String(http.StatusInternalServerError, "Internal error / 내부 오류 ("+requestID(c)+")")
 	}

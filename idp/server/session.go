@@ -39,6 +39,7 @@ func (s *Server) EndSession(c echo.Context) (idp.Session, bool) {
 			s.log.Error("session_delete_failed", "request_id", requestID(c), "err", err)
 		}
 		s.log.Info("logout", "request_id", requestID(c), "user", sess.Identity.Username)
+		s.observer.SessionEnded()
 	}
 	s.setCookie(c, s.cookie, "", -1)
 	return sess, ok
@@ -63,6 +64,7 @@ func (s *Server) startSession(c echo.Context, id idp.Identity) (idp.Session, err
 	if err := s.store.PutSession(ctx, sess); err != nil {
 		return idp.Session{}, err
 	}
+	s.observer.SessionStarted(sess.ExpiresAt)
 	// A session cookie (no Max-Age): closing the browser ends it on shared
 	// PCs; the server-side record bounds it by Lifetime either way.
 	s.setCookie(c, s.cookie, sess.ID, 0)

@@ -48,6 +48,8 @@ type typed struct {
 	b         Backend
 	seal      sealer
 	retention time.Duration
+	// auditRetention is how long audit events are kept (audit.go).
+	auditRetention time.Duration
 }
 
 var _ idp.Store = (*typed)(nil)
@@ -55,7 +57,7 @@ var _ idp.Store = (*typed)(nil)
 // New returns an idp.Store that keeps sessions, flows, codes, tokens and
 // replay entries in b. Closing the returned store closes b.
 func New(b Backend, opts ...Option) idp.Store {
-	s := &typed{b: b, seal: sealer{rand: rand.Reader}, retention: DefaultSpentCodeRetention}
+	s := &typed{b: b, seal: sealer{rand: rand.Reader}, retention: DefaultSpentCodeRetention, auditRetention: DefaultAuditRetention}
 	for _, o := range opts {
 		o(s)
 	}

@@ -15,6 +15,8 @@
 // use after Close, and races of Workers goroutines for one record) and the
 // idp.Store that store.New builds on the backend (round trips of every core
 // type, single-use flows and codes, replayed codes returning ErrAlreadyUsed
-// with their TokenID, FirstUse, concurrency, and that no secret ID or
-// identity data ever reaches the backend in the clear).
+// with their TokenID, FirstUse, concurrency, that no secret ID or
+// identity data ever reaches the backend in the clear, and the audit events
+// of idp.AuditStore: by user, newest first, kept for the retention and then
+// swept).
 package storetest

@@ -28,6 +28,9 @@ func RunStore(t *testing.T, nb NewBackend) {
 		{"SecretsNotStored", testSecretsNotStored},
 		{"MovedRecordIsCorrupt", testMovedRecord},
 		{"CheckClose", testCheckClose},
+		{"Audit", testAudit},
+		{"AuditRetention", testAuditRetention},
+		{"ConcurrentAudit", testConcurrentAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

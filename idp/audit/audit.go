@@ -1,0 +1,176 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ncp-sso/idp/idp"
+)
+
+// Config is the `audit:` section.
+type Config struct {
+	// File receives every sign-in event as a JSON line: a path (appended
+	// to, created mode 0600), "-" for standard output, or empty for none.
+	// Default empty.
+	File string `yaml:"file"`
+	// Retention is how long events stay in the state store for the admin
+	// page. Default 720h (30 days); at least 1h, at most 8784h (366 days).
+	Retention time.Duration `yaml:"retention"`
+}
+
+// DefaultRetention is Config.Retention's default.
+const DefaultRetention = 720 * time.Hour
+
+// SetDefaults fills zero values.
+func (c *Config) SetDefaults() {
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	}
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() idp.Problems {
+	var ps idp.Problems
+	if c.Retention < time.Hour || c.Retention > 8784*time.Hour {
+		ps.Addf("retention", "must be between 1h and 8784h (366 days), e.g. 720h")
+	}
+	return ps
+}
+
+// Auditor receives one event per sign-in outcome.
+type Auditor interface {
+	Audit(ctx context.Context, e idp.AuditEvent)
+}
+
+// Tee returns an Auditor that hands every event to each of as in turn
+// (nil entries are skipped).
+func Tee(as ...Auditor) Auditor {
+	var out tee
+	for _, a := range as {
+		if a != nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+type tee []Auditor
+
+func (t tee) Audit(ctx context.Context, e idp.AuditEvent) {
+	for _, a := range t {
+		a.Audit(ctx, e)
+	}
+}
+
+// Log keeps events in an idp.AuditStore and writes them as JSON lines.
+type Log struct {
+	store  idp.AuditStore
+	path   string
+	stdout io.Writer
+	log    *slog.Logger
+
+	mu sync.Mutex
+	w  io.Writer
+	f  *os.File
+}
+
+var _ Auditor = (*Log)(nil)
+
+// Options of New. Nil fields mean: no store, os.Stdout, a discarding logger.
+type Options struct {
+	// Store keeps the events for the admin page.
+	Store idp.AuditStore
+	// File is Config.File.
+	File string
+	// Stdout is where File "-" writes.
+	Stdout io.Writer
+	Logger *slog.Logger
+}
+
+// New opens the JSON-lines file, if any.
+func New(o Options) (*Log, error) {
+	l := &Log{store: o.Store, path: o.File, stdout: o.Stdout, log: o.Logger}
+	if l.stdout == nil {
+		l.stdout = os.Stdout
+	}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	if err := l.Reopen(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Reopen (re)opens the JSON-lines file, so that a rotated file is
+// replaced by a new one. On failure the previous file stays in use.
+func (l *Log) Reopen() error {
+	switch l.path {
+	case "":
+		return nil
+	case "-":
+		l.mu.Lock()
+		l.w = l.stdout
+		l.mu.Unlock()
+		return nil
+	}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("audit: open %s: %w", l.path, err)
+	}
+	l.mu.Lock()
+	old := l.f
+	l.f, l.w = f, f
+	l.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	return nil
+}
+
+// Close closes the file.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.w = nil
+	if l.f != nil {
+		err := l.f.Close()
+		l.f = nil
+		return err
+	}
+	return nil
+}
+
+// Audit stores e and writes it as one JSON line.
+func (l *Log) Audit(ctx context.Context, e idp.AuditEvent) {
+	if l.store != nil {
+		// The sign-in may have been cancelled by the browser; its record
+		// must still be written.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err := l.store.PutAudit(sctx, e)
+		cancel()
+		if err != nil {
+			l.log.Error("audit_store_failed", "request_id", e.RequestID, "err", err)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.w == nil {
+		return
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		l.log.Error("audit_encode_failed", "request_id", e.RequestID, "err", err)
+		return
+	}
+	// One Write per line: O_APPEND keeps concurrent lines whole.
+	if _, err := l.w.Write(append(line, '\n')); err != nil {
+		l.log.Error("audit_write_failed", "request_id", e.RequestID, "err", err)
+	}
+}

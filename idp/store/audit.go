@@ -1,0 +1,197 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ncp-sso/idp/idp"
+)
+
+// Audit events live in their own bucket, built from the Backend primitives
+// alone (no range scans), so every backend keeps them:
+//
+//	c|day             Incr counter: events of that UTC day (1, 2, ...)
+//	e|day|n           event n of the day (JSON)
+//	d|day|user        Incr counter: events of that day for one user
+//	f|day|user|k      event k of the day for that user (a JSON copy)
+//
+// "user" is a hash of the lower-cased name, so typed names of any length
+// and alphabet make fixed-size keys. Events expire at their time plus the
+// retention; a day's counters at the end of the day plus the retention, so
+// a counter never restarts while an event numbered from it is alive. A
+// query walks the days of the retention window newest first, reading each
+// day's counter and then its events from the highest number down. Events
+// are not sealed: they are an audit trail for the admins, not secrets; they
+// hold no password, session ID, code or token.
+
+// BucketAudit holds the audit events of idp.AuditStore.
+const BucketAudit = "audit"
+
+// DefaultAuditRetention is how long audit events are kept unless
+// WithAuditRetention says otherwise: 30 days.
+const DefaultAuditRetention = 720 * time.Hour
+
+// Query bounds.
+const (
+	defaultAuditLimit = 100
+	maxAuditLimit     = 1000
+	// pendingWrites is how many of a day's newest numbers may be taken
+	// (Incr done) but not yet written (Put pending) by concurrent logins.
+	// Below them, a missing event means the older ones have expired too.
+	pendingWrites = 64
+)
+
+const labelAuditUser = "idp/store/v1/audit-user\x00"
+
+var _ idp.AuditStore = (*typed)(nil)
+
+// WithAuditRetention sets how long audit events are kept (default
+// DefaultAuditRetention). Values below one minute are raised to one minute.
+func WithAuditRetention(d time.Duration) Option {
+	return func(s *typed) { s.auditRetention = max(d, time.Minute) }
+}
+
+func auditDay(t time.Time) string { return t.UTC().Format("20060102") }
+
+func auditUserHash(user string) []byte {
+	h := sha256.Sum256([]byte(labelAuditUser + strings.ToLower(strings.TrimSpace(user))))
+	return h[:16]
+}
+
+func auditKey(kind byte, parts ...[]byte) []byte {
+	k := []byte{kind}
+	for _, p := range parts {
+		k = append(k, '|')
+		k = append(k, p...)
+	}
+	return k
+}
+
+func seqBytes(n int64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(n))
+	return b[:]
+}
+
+// PutAudit records e under its day and under each distinct name it carries
+// (User and Login). It is several backend calls, not one transaction: a
+// crash between them loses at most this event from one of the indexes.
+func (s *typed) PutAudit(ctx context.Context, e idp.AuditEvent) error {
+	if e.Time.IsZero() {
+		return fmt.Errorf("store: put audit: %w: zero time", ErrInvalid)
+	}
+	v, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("store: put audit: encode: %w", err)
+	}
+	day := []byte(auditDay(e.Time))
+	y, m, d := e.Time.UTC().Date()
+	dayEnd := time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
+	ctrExp, exp := dayEnd.Add(s.auditRetention), e.Time.Add(s.auditRetention)
+	n, err := s.b.Incr(ctx, BucketAudit, auditKey('c', day), ctrExp)
+	if err != nil {
+		return fmt.Errorf("store: put audit: %w", err)
+	}
+	if err := s.b.Put(ctx, BucketAudit, auditKey('e', day, seqBytes(n)), v, exp); err != nil {
+		return fmt.Errorf("store: put audit: %w", err)
+	}
+	names := []string{e.User}
+	if e.Login != "" && !strings.EqualFold(e.Login, e.User) {
+		names = append(names, e.Login)
+	}
+	for _, name := range names {
+		if strings.TrimSpace(name) == "" {
+			continue
+		}
+		u := auditUserHash(name)
+		k, err := s.b.Incr(ctx, BucketAudit, auditKey('d', day, u), ctrExp)
+		if err != nil {
+			return fmt.Errorf("store: put audit: %w", err)
+		}
+		if err := s.b.Put(ctx, BucketAudit, auditKey('f', day, u, seqBytes(k)), v, exp); err != nil {
+			return fmt.Errorf("store: put audit: %w", err)
+		}
+	}
+	return nil
+}
+
+// ListAudit returns the live events matching q, newest first.
+func (s *typed) ListAudit(ctx context.Context, q idp.AuditQuery) ([]idp.AuditEvent, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultAuditLimit
+	}
+	limit = min(limit, maxAuditLimit)
+	before := q.Before
+	if before.IsZero() {
+		before = time.Now()
+	}
+	var user []byte
+	if strings.TrimSpace(q.User) != "" {
+		user = auditUserHash(q.User)
+	}
+	oldest := auditDay(before.Add(-s.auditRetention))
+	var out []idp.AuditEvent
+	for day := before.UTC(); len(out) < limit; day = day.AddDate(0, 0, -1) {
+		ds := auditDay(day)
+		if ds < oldest {
+			break
+		}
+		got, err := s.auditDay(ctx, []byte(ds), user, before, limit-len(out))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
+	return out, nil
+}
+
+// auditDay reads up to limit events of one day (of one user when user is
+// set) older than before, newest first.
+func (s *typed) auditDay(ctx context.Context, day, user []byte, before time.Time, limit int) ([]idp.AuditEvent, error) {
+	ctrKey, kind, prefix := auditKey('c', day), byte('e'), [][]byte{day}
+	if user != nil {
+		ctrKey, kind, prefix = auditKey('d', day, user), 'f', [][]byte{day, user}
+	}
+	raw, err := s.b.Get(ctx, BucketAudit, ctrKey)
+	if errors.Is(err, idp.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: list audit: %w", err)
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("store: list audit: %w: counter value", ErrCorrupt)
+	}
+	var out []idp.AuditEvent
+	for i := n; i >= 1 && len(out) < limit; i-- {
+		v, err := s.b.Get(ctx, BucketAudit, auditKey(kind, append(prefix, seqBytes(i))...))
+		if errors.Is(err, idp.ErrNotFound) {
+			if i <= n-pendingWrites {
+				break // expired, and so is everything older of this day
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: list audit: %w", err)
+		}
+		var e idp.AuditEvent
+		if err := json.Unmarshal(v, &e); err != nil {
+			return nil, fmt.Errorf("%w: audit record: %w", ErrCorrupt, err)
+		}
+		if e.Time.Before(before) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
