@@ -4,7 +4,9 @@ BIN     := bin/idp
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 # Debian packages the tests drive as real peers.
-TEST_PKGS := slapd ldap-utils xmlsec1
+# Samba AD DC (ldapauth's Active Directory tests): samba and the packages
+# its `samba-tool domain provision` needs.
+TEST_PKGS := slapd ldap-utils xmlsec1 samba samba-ad-provision samba-dsdb-modules samba-vfs-modules
 
 .PHONY: all build run test test-deps test-go fuzz-smoke fuzz bench lint clean help
 
@@ -23,7 +25,7 @@ build:
 run: build
 	./$(BIN) demo
 
-# test: everything, against real peers (slapd, xmlsec1). Missing packages are
+# test: everything, against real peers (slapd, a Samba AD DC, xmlsec1). Missing packages are
 # installed with apt-get (as root, or through sudo). IDP_REQUIRE_PEERS makes
 # tests that need a peer fail instead of skipping when it is absent.
 test: test-deps test-go fuzz-smoke
@@ -33,6 +35,10 @@ test-deps:
 	command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
 	command -v ldapsearch >/dev/null 2>&1 || missing="$$missing ldap-utils"; \
 	command -v xmlsec1 >/dev/null 2>&1 || missing="$$missing xmlsec1"; \
+	command -v samba-tool >/dev/null 2>&1 || missing="$$missing samba"; \
+	[ -d /usr/share/samba/setup/ad-schema ] || missing="$$missing samba-ad-provision"; \
+	ls /usr/lib/*/samba/ldb/samba_dsdb.so >/dev/null 2>&1 || missing="$$missing samba-dsdb-modules"; \
+	ls /usr/lib/*/samba/vfs/acl_xattr.so >/dev/null 2>&1 || missing="$$missing samba-vfs-modules"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing test dependencies:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -86,6 +87,7 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 		logger:         a.logger,
 	}
 	a.pool = newPool(a.dir, cfg.PoolSize, a.serviceBind, a.now)
+	a.pool.maxIdle = cfg.PoolMaxIdle
 	a.attrs = requestedAttributes(&cfg)
 	return a, nil
 }
@@ -101,6 +103,12 @@ func (c Config) clone() Config {
 	c.User.LoginAttributes = slices.Clone(c.User.LoginAttributes)
 	c.Attributes.Extra = slices.Clone(c.Attributes.Extra)
 	c.Groups.Required = slices.Clone(c.Groups.Required)
+	c.Attributes.EmailFallback = slices.Clone(c.Attributes.EmailFallback)
+	if c.Groups.Nested != nil {
+		v := *c.Groups.Nested
+		c.Groups.Nested = &v
+	}
+	c.ActiveDirectory = c.ActiveDirectory.clone()
 	return c
 }
 
@@ -167,6 +175,8 @@ func (a *Authenticator) withPooled(ctx context.Context, op func(*conn) error) er
 // Authenticate implements idp.Authenticator: search the user with the
 // service account, bind as the user, then check group membership.
 func (a *Authenticator) Authenticate(ctx context.Context, username, password string) (idp.Identity, bool, error) {
+	// Directories ignore surrounding spaces in names; so do we.
+	username = strings.TrimSpace(username)
 	// An empty password would be an unauthenticated bind, which some
 	// servers accept as anonymous (RFC 4513 5.1.2): refuse it before any I/O.
 	if password == "" {
@@ -178,7 +188,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password str
 		return idp.Identity{}, false, nil
 	}
 
-	entries, srv, err := a.findUser(ctx, username)
+	filter, ok := a.searchFilter(username)
+	if !ok {
+		a.loginFailed(ctx, username, "login_form_not_accepted")
+		return idp.Identity{}, false, nil
+	}
+	entries, srv, err := a.findUser(ctx, filter)
 	if err != nil {
 		return idp.Identity{}, false, a.outage(ctx, "user_search", err)
 	}
@@ -195,13 +210,23 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password str
 	}
 	entry := entries[0]
 
-	ok, err := a.bindUser(ctx, srv, entry.DN, password)
+	res, err := a.bindUser(ctx, srv, entry.DN, password)
 	if err != nil {
 		return idp.Identity{}, false, a.outage(ctx, "user_bind", err)
 	}
-	if !ok {
-		a.loginFailed(ctx, username, "wrong_password")
-		return idp.Identity{}, false, nil
+	if !res.ok {
+		return idp.Identity{}, false, a.refused(ctx, username, entry.DN, res.code)
+	}
+	if a.cfg.isAD() {
+		state, locked, reason := adEntryState(entry, a.now())
+		switch {
+		case locked:
+			a.loginFailed(ctx, username, "locked_out", "detail", reason)
+			return idp.Identity{}, false, nil
+		case state != "":
+			a.loginFailed(ctx, username, string(state), "detail", reason)
+			return idp.Identity{}, false, &idp.AccountError{State: state, Username: username, Reason: reason}
+		}
 	}
 
 	id := a.identity(entry, username)
@@ -216,32 +241,61 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password str
 	return id, true, nil
 }
 
+// refused turns a refused user bind into the login result: nil (wrong
+// password, unknown user, locked out: all alike to the user) or an
+// *idp.AccountError for the states AD reveals only to the right password.
+// The real reason is logged for the admin either way.
+func (a *Authenticator) refused(ctx context.Context, username, dn string, code ADSubcode) error {
+	info, known := subcodes[code]
+	switch {
+	case code == adNoSubcode:
+		a.loginFailed(ctx, username, "wrong_password")
+		return nil
+	case !known:
+		a.loginFailed(ctx, username, "wrong_password", "ad_subcode", string(code))
+		return nil
+	case info.state == "":
+		a.loginFailed(ctx, username, info.reason, "ad_subcode", string(code))
+		return nil
+	}
+	a.loginFailed(ctx, username, info.reason, "ad_subcode", string(code), "dn", dn)
+	return &idp.AccountError{State: info.state, Username: username,
+		Reason: "directory refused the bind: " + info.reason + " (AD data " + string(code) + ")"}
+}
+
+// bindResult is the answer to a user bind: ok, or refused with the AD
+// sub-code the server gave ("" for none).
+type bindResult struct {
+	ok   bool
+	code ADSubcode
+}
+
 // bindUser binds as dn on a short-lived connection of its own, so that a
 // pooled connection never carries a user's identity. Invalid credentials
 // is the only answer that means "no"; anything else is an error.
-func (a *Authenticator) bindUser(ctx context.Context, prefer *server, dn, password string) (bool, error) {
+func (a *Authenticator) bindUser(ctx context.Context, prefer *server, dn, password string) (bindResult, error) {
 	var err error
 	for attempt := 1; attempt <= 2; attempt++ {
 		var c *conn
 		c, err = a.dir.dial(ctx, prefer, nil)
 		if err != nil {
-			return false, err
+			return bindResult{}, err
 		}
 		err = c.do(ctx, func(l *ldap.Conn) error { return l.Bind(dn, password) })
 		broken := c.broken
 		c.close()
 		switch {
 		case err == nil:
-			return true, nil
+			return bindResult{ok: true}, nil
 		case ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials):
-			return false, nil
+			return bindResult{code: subcodeOf(err)}, nil
 		case !broken || ctx.Err() != nil:
-			return false, fmt.Errorf("ldapauth: user bind: %w", err)
+			return bindResult{}, fmt.Errorf("ldapauth: user bind: %w", err)
 		}
 		a.dir.markDown(c.srv)
 		prefer = nil
 	}
-	return false, fmt.Errorf("ldapauth: user bind: %w", err)
+	return bindResult{}, fmt.Errorf("ldapauth: user bind: %w", err)
 }
 
 // Check implements idp.Checker for /readyz: some server must accept the
@@ -259,8 +313,9 @@ func (a *Authenticator) Close() error {
 
 // loginFailed records the audit event of a refused login. The password is
 // never logged, not even its length.
-func (a *Authenticator) loginFailed(ctx context.Context, username, reason string) {
-	a.logger.InfoContext(ctx, "login failed", "event", "login_failed", "reason", reason, "username", username)
+func (a *Authenticator) loginFailed(ctx context.Context, username, reason string, more ...any) {
+	args := append([]any{"event", "login_failed", "reason", reason, "username", username}, more...)
+	a.logger.InfoContext(ctx, "login failed", args...)
 }
 
 // outage logs a directory failure and makes sure the error says so.

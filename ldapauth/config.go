@@ -26,6 +26,12 @@ const (
 	DefaultNameAttribute    = "cn"
 	DefaultMemberAttribute  = "member"
 	DefaultGroupScope       = "sub"
+	// DefaultPoolMaxIdle retires pooled connections idle this long, well
+	// before Active Directory's own idle cut-off (MaxConnIdleTime, 900 s).
+	DefaultPoolMaxIdle = 5 * time.Minute
+	// maxPoolIdle is the largest accepted pool_max_idle: AD drops idle
+	// connections at 900 s.
+	maxPoolIdle = 14 * time.Minute
 
 	// UsernamePlaceholder is replaced in user.filter_template by the typed
 	// username, escaped for an LDAP filter.
@@ -40,6 +46,11 @@ var DefaultLoginAttributes = []string{"uid", "mail"}
 
 // Config is the `ldap:` section of the configuration file.
 type Config struct {
+	// Preset fills the defaults of a directory product: "active_directory"
+	// (sAMAccountName / UPN / DOMAIN\user / mail logins, objectGUID
+	// subject, nested groups, AD account states). Every key set explicitly
+	// still wins. Default empty: generic LDAP (OpenLDAP, 389-DS).
+	Preset string `yaml:"preset"`
 	// URLs are the directory servers, tried in order (ldap:// or ldaps://,
 	// e.g. "ldaps://dc1.corp.example:636"). Required.
 	URLs []string `yaml:"urls"`
@@ -75,10 +86,15 @@ type Config struct {
 	// PoolSize is the number of service-account connections kept open and
 	// the most used at once. Default 4.
 	PoolSize int `yaml:"pool_size"`
+	// PoolMaxIdle closes a pooled connection that was idle this long (a
+	// connection idle for more than 30s is also health-checked before
+	// reuse). At most 14m, below AD's 900 s idle cut-off. Default 5m.
+	PoolMaxIdle time.Duration `yaml:"pool_max_idle"`
 
-	User       UserConfig       `yaml:"user"`
-	Attributes AttributesConfig `yaml:"attributes"`
-	Groups     GroupsConfig     `yaml:"groups"`
+	User            UserConfig       `yaml:"user"`
+	Attributes      AttributesConfig `yaml:"attributes"`
+	Groups          GroupsConfig     `yaml:"groups"`
+	ActiveDirectory ADConfig         `yaml:"active_directory"`
 }
 
 // UserConfig says how a typed username is turned into one directory entry.
@@ -111,6 +127,10 @@ type AttributesConfig struct {
 	Username string `yaml:"username"`
 	// Email is the login e-mail. Default mail.
 	Email string `yaml:"email"`
+	// EmailFallback are tried in order when the entry has no Email value,
+	// e.g. [userPrincipalName]. Default none; [userPrincipalName] with the
+	// active_directory preset.
+	EmailFallback []string `yaml:"email_fallback"`
 	// DisplayName is shown on our pages. Default cn.
 	DisplayName string `yaml:"display_name"`
 	// Extra attributes are copied into Identity.Attributes under their
@@ -120,10 +140,11 @@ type AttributesConfig struct {
 }
 
 // GroupsConfig restricts sign-in to members of groups and resolves the
-// user's groups. Membership is direct: nested groups are not followed.
+// user's groups, directly or through nested groups.
 type GroupsConfig struct {
-	// Required are group DNs; a user must be a direct member of at least one.
-	// Default empty: every authenticated user may sign in.
+	// Required are group DNs; a user must be a member of at least one
+	// (directly, or through nested groups with Nested). Default empty:
+	// every authenticated user may sign in.
 	Required []string `yaml:"required"`
 	// BaseDN, when set, is searched for every group the user is a member
 	// of; they fill Identity.Groups. When empty, only the required groups
@@ -139,10 +160,24 @@ type GroupsConfig struct {
 	// UserAttribute is the user attribute whose value the group lists, e.g.
 	// uid for posixGroup's memberUid. Default empty: the user's DN.
 	UserAttribute string `yaml:"user_attribute"`
+	// Nested follows groups that are members of groups. On Active
+	// Directory (preset) the server resolves the whole chain with
+	// LDAP_MATCHING_RULE_IN_CHAIN; elsewhere groups are searched level by
+	// level under BaseDN (required), at most MaxDepth levels, cycles
+	// harmless. Default false; true with the active_directory preset.
+	Nested *bool `yaml:"nested"`
+	// MaxDepth bounds the levels of the generic nested search. Default 8.
+	MaxDepth int `yaml:"max_depth"`
 }
 
 // SetDefaults fills zero values with the documented defaults.
 func (c *Config) SetDefaults() {
+	if c.isAD() {
+		c.setADDefaults()
+	}
+	if c.PoolMaxIdle == 0 {
+		c.PoolMaxIdle = DefaultPoolMaxIdle
+	}
 	if c.StartTLS == nil {
 		t := c.useStartTLS()
 		c.StartTLS = &t
@@ -164,7 +199,7 @@ func (c *Config) SetDefaults() {
 		if u.Filter == "" {
 			u.Filter = DefaultUserFilter
 		}
-		if len(u.LoginAttributes) == 0 {
+		if len(u.LoginAttributes) == 0 && len(c.ActiveDirectory.LoginForms) == 0 {
 			u.LoginAttributes = append([]string(nil), DefaultLoginAttributes...)
 		}
 	}
@@ -190,6 +225,13 @@ func (c *Config) SetDefaults() {
 	}
 	if g.MemberAttribute == "" {
 		g.MemberAttribute = DefaultMemberAttribute
+	}
+	if g.Nested == nil {
+		f := false
+		g.Nested = &f
+	}
+	if g.MaxDepth == 0 {
+		g.MaxDepth = DefaultMaxNestingDepth
 	}
 }
 
@@ -223,6 +265,9 @@ func isPasswordAttribute(name string) bool {
 // to the section. It reads CAFile but does no network I/O.
 func (c *Config) Validate() idp.Problems {
 	var ps idp.Problems
+	if c.Preset != "" && !c.isAD() {
+		ps.Addf("preset", "unknown preset %q; use %s or leave it empty for generic LDAP", c.Preset, PresetActiveDirectory)
+	}
 	if len(c.URLs) == 0 {
 		ps.Addf("urls", "list at least one server, e.g. ldaps://dc1.corp.example:636")
 	}
@@ -263,6 +308,9 @@ func (c *Config) Validate() idp.Problems {
 	if c.PoolSize < 1 || c.PoolSize > maxPoolSize {
 		ps.Addf("pool_size", "must be between 1 and %d", maxPoolSize)
 	}
+	if c.PoolMaxIdle < 0 || c.PoolMaxIdle > maxPoolIdle {
+		ps.Addf("pool_max_idle", "must be between 1s and %v (Active Directory drops idle connections at 900 s), e.g. 5m", maxPoolIdle)
+	}
 	switch {
 	case c.AnonymousBind && c.BindDN != "":
 		ps.Addf("anonymous_bind", "contradicts bind_dn; remove one of them")
@@ -276,13 +324,14 @@ func (c *Config) Validate() idp.Problems {
 			ps.Addf("bind_password", "set the service account's password (or bind_password_file)")
 		}
 	}
-	ps.Merge("user", c.User.validate())
+	ps.Merge("user", c.User.validate(len(c.ActiveDirectory.LoginForms) > 0))
 	ps.Merge("attributes", c.Attributes.validate())
-	ps.Merge("groups", c.Groups.validate())
+	ps.Merge("groups", c.Groups.validate(c.isAD()))
+	ps.Merge("active_directory", c.ActiveDirectory.validate(c))
 	return ps
 }
 
-func (u *UserConfig) validate() idp.Problems {
+func (u *UserConfig) validate(forms bool) idp.Problems {
 	var ps idp.Problems
 	if u.BaseDN == "" {
 		ps.Addf("base_dn", "set the DN under which users are searched, e.g. ou=people,dc=corp,dc=example")
@@ -306,7 +355,7 @@ func (u *UserConfig) validate() idp.Problems {
 			ps.Addf("filter", "not a valid LDAP filter (%v), e.g. (objectClass=inetOrgPerson)", err)
 		}
 	}
-	if len(u.LoginAttributes) == 0 {
+	if len(u.LoginAttributes) == 0 && !forms {
 		ps.Addf("login_attributes", "list at least one attribute, e.g. [uid, mail]")
 	}
 	for i, a := range u.LoginAttributes {
@@ -325,11 +374,25 @@ func (a *AttributesConfig) validate() idp.Problems {
 	for i, x := range a.Extra {
 		checkAttr(&ps, "extra["+itoa(i)+"]", x)
 	}
+	for i, x := range a.EmailFallback {
+		checkAttr(&ps, "email_fallback["+itoa(i)+"]", x)
+	}
 	return ps
 }
 
-func (g *GroupsConfig) validate() idp.Problems {
+func (g *GroupsConfig) validate(ad bool) idp.Problems {
 	var ps idp.Problems
+	if g.Nested != nil && *g.Nested {
+		switch {
+		case g.UserAttribute != "":
+			ps.Addf("nested", "needs groups that list members by DN; remove user_attribute or set nested: false")
+		case !ad && g.BaseDN == "":
+			ps.Addf("base_dn", "nested groups outside Active Directory are searched level by level: set base_dn to where the groups are")
+		}
+	}
+	if g.MaxDepth < 1 || g.MaxDepth > maxNestingDepth {
+		ps.Addf("max_depth", "must be between 1 and %d", maxNestingDepth)
+	}
 	for i, dn := range g.Required {
 		checkDN(&ps, "required["+itoa(i)+"]", dn)
 	}

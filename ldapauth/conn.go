@@ -167,7 +167,7 @@ func (d *directory) dialServer(ctx context.Context, s *server) (*conn, error) {
 	}
 	l := ldap.NewConn(nc, s.ldaps)
 	l.Start()
-	c := &conn{l: l, raw: raw, srv: s, created: d.now(), timeout: d.requestTimeout}
+	c := &conn{l: l, raw: raw, srv: s, created: d.now(), lastUsed: d.now(), timeout: d.requestTimeout}
 	if s.startTLS {
 		if err := c.do(ctx, func(l *ldap.Conn) error { return l.StartTLS(s.tls) }); err != nil {
 			c.close()
@@ -184,7 +184,9 @@ type conn struct {
 	raw     net.Conn // the socket under any TLS layer, for deadlines
 	srv     *server
 	created time.Time
-	timeout time.Duration // request timeout
+	// lastUsed is when the connection went back into the pool.
+	lastUsed time.Time
+	timeout  time.Duration // request timeout
 	// broken is set when an operation failed without an answer from the
 	// server: the connection must not be reused.
 	broken bool
@@ -220,6 +222,18 @@ func (c *conn) do(ctx context.Context, op func(*ldap.Conn) error) error {
 		c.broken = true
 	}
 	return err
+}
+
+// healthy reads the root DSE: a connection that cannot answer that is not
+// worth lending out.
+func (c *conn) healthy(ctx context.Context) bool {
+	req := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+		1, 0, false, "(objectClass=*)", []string{"1.1"}, nil)
+	err := c.do(ctx, func(l *ldap.Conn) error {
+		_, err := l.Search(req)
+		return err
+	})
+	return err == nil
 }
 
 func (c *conn) close() {

@@ -10,6 +10,11 @@ import (
 // pool returns to the preferred server and picks up changed DNS.
 const maxConnAge = 5 * time.Minute
 
+// checkAfterIdle is how long a pooled connection may sit idle before it is
+// health-checked (a root DSE read) on its way out of the pool: a firewall
+// or the server may have dropped it silently.
+const checkAfterIdle = 30 * time.Second
+
 // pool keeps service-account connections bound and ready for searches. At
 // most size are lent out at once; callers beyond that wait (bounded by
 // their context). A connection is only ever bound as the service account:
@@ -19,6 +24,8 @@ type pool struct {
 	setup func(context.Context, *conn) error // the service bind
 	now   func() time.Time
 	slots chan struct{}
+	// maxIdle retires connections idle longer (Config.PoolMaxIdle).
+	maxIdle time.Duration
 
 	mu     sync.Mutex
 	idle   []*conn
@@ -37,11 +44,19 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if c, err := p.takeIdle(); c != nil || err != nil {
+	for {
+		c, err := p.takeIdle()
 		if err != nil {
 			<-p.slots
+			return nil, err
 		}
-		return c, err
+		if c == nil {
+			break
+		}
+		if p.now().Sub(c.lastUsed) < checkAfterIdle || c.healthy(ctx) {
+			return c, nil
+		}
+		c.close()
 	}
 	c, err := p.dir.dial(ctx, nil, p.setup)
 	if err != nil {
@@ -70,7 +85,7 @@ func (p *pool) takeIdle() (*conn, error) {
 	for len(p.idle) > 0 {
 		c := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
-		if c.l.IsClosing() || p.now().Sub(c.created) > maxConnAge {
+		if c.l.IsClosing() || p.now().Sub(c.created) > maxConnAge || (p.maxIdle > 0 && p.now().Sub(c.lastUsed) > p.maxIdle) {
 			stale = append(stale, c)
 			continue
 		}
@@ -86,6 +101,7 @@ func (p *pool) put(c *conn) {
 	p.mu.Lock()
 	keep := !p.closed && !c.broken && p.now().Sub(c.created) <= maxConnAge
 	if keep {
+		c.lastUsed = p.now()
 		p.idle = append(p.idle, c)
 	}
 	p.mu.Unlock()

@@ -13,10 +13,10 @@ import (
 // findUser searches the entries matching username with the service account
 // and returns them with the server that answered. At most two entries are
 // asked for: two already means "ambiguous".
-func (a *Authenticator) findUser(ctx context.Context, username string) ([]*ldap.Entry, *server, error) {
+func (a *Authenticator) findUser(ctx context.Context, filter string) ([]*ldap.Entry, *server, error) {
 	u := a.cfg.User
 	req := ldap.NewSearchRequest(u.BaseDN, scopes[u.Scope], ldap.NeverDerefAliases,
-		2, a.timeLimit(), false, userFilter(u, username), a.attrs, nil)
+		2, a.timeLimit(), false, filter, a.attrs, nil)
 	var entries []*ldap.Entry
 	var srv *server
 	err := a.withPooled(ctx, func(c *conn) error {
@@ -53,7 +53,11 @@ func (a *Authenticator) timeLimit() int {
 func requestedAttributes(cfg *Config) []string {
 	as := cfg.Attributes
 	list := []string{as.Subject, as.Username, as.Email, as.DisplayName}
+	list = append(list, as.EmailFallback...)
 	list = append(list, as.Extra...)
+	if cfg.isAD() {
+		list = append(list, adStateAttributes...)
+	}
 	if cfg.Groups.UserAttribute != "" {
 		list = append(list, cfg.Groups.UserAttribute)
 	}
@@ -71,7 +75,7 @@ func requestedAttributes(cfg *Config) []string {
 func (a *Authenticator) identity(e *ldap.Entry, typed string) idp.Identity {
 	as := a.cfg.Attributes
 	first := func(name string) string {
-		if vs := e.GetEqualFoldAttributeValues(name); len(vs) > 0 {
+		if vs := attrValues(e, name); len(vs) > 0 {
 			return vs[0]
 		}
 		return ""
@@ -83,6 +87,12 @@ func (a *Authenticator) identity(e *ldap.Entry, typed string) idp.Identity {
 		DisplayName: first(as.DisplayName),
 		DN:          e.DN,
 	}
+	for _, name := range as.EmailFallback {
+		if id.Email != "" {
+			break
+		}
+		id.Email = first(name)
+	}
 	if id.Subject == "" {
 		id.Subject = e.DN
 	}
@@ -90,7 +100,7 @@ func (a *Authenticator) identity(e *ldap.Entry, typed string) idp.Identity {
 		id.Username = typed
 	}
 	for _, name := range as.Extra {
-		vs := e.GetEqualFoldAttributeValues(name)
+		vs := attrValues(e, name)
 		if len(vs) == 0 || isPasswordAttribute(name) {
 			continue
 		}
