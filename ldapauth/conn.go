@@ -48,6 +48,7 @@ type directory struct {
 	requestTimeout time.Duration
 	now            func() time.Time
 	logger         *slog.Logger
+	observer       Observer // nil: none (observe.go)
 
 	mu sync.Mutex
 }
@@ -123,6 +124,7 @@ func (d *directory) markUp(s *server) {
 // idp.ErrDirectoryUnavailable.
 func (d *directory) dial(ctx context.Context, prefer *server, setup func(context.Context, *conn) error) (*conn, error) {
 	var errs []error
+	from := "" // the first server that failed, for the failover metric
 	for _, s := range d.order(prefer) {
 		if ctx.Err() != nil {
 			errs = append(errs, ctx.Err())
@@ -136,9 +138,15 @@ func (d *directory) dial(ctx context.Context, prefer *server, setup func(context
 		}
 		if err == nil {
 			d.markUp(s)
+			if from != "" && d.observer != nil {
+				d.observer.LDAPFailover(from, s.url)
+			}
 			return c, nil
 		}
 		d.markDown(s)
+		if from == "" {
+			from = s.url
+		}
 		d.logger.WarnContext(ctx, "ldap server failed", "event", "ldap_server_failed", "server", s.url, "err", err)
 		errs = append(errs, fmt.Errorf("%s: %w", s.url, err))
 	}
@@ -167,7 +175,7 @@ func (d *directory) dialServer(ctx context.Context, s *server) (*conn, error) {
 	}
 	l := ldap.NewConn(nc, s.ldaps)
 	l.Start()
-	c := &conn{l: l, raw: raw, srv: s, created: d.now(), lastUsed: d.now(), timeout: d.requestTimeout}
+	c := &conn{l: l, raw: raw, srv: s, created: d.now(), lastUsed: d.now(), timeout: d.requestTimeout, obs: d.observer}
 	if s.startTLS {
 		if err := c.do(ctx, func(l *ldap.Conn) error { return l.StartTLS(s.tls) }); err != nil {
 			c.close()
@@ -192,6 +200,7 @@ type conn struct {
 	broken bool
 	// reused is set once the connection came back out of the pool.
 	reused bool
+	obs    Observer
 }
 
 // do runs one LDAP operation bounded by the request timeout and by ctx.
@@ -212,7 +221,9 @@ func (c *conn) do(ctx context.Context, op func(*ldap.Conn) error) error {
 	_ = c.raw.SetDeadline(time.Now().Add(timeout + deadlineSlack))
 	// Cancelling ctx closes the connection, which ends the operation.
 	stop := context.AfterFunc(ctx, func() { c.l.Close() })
+	start := time.Now()
 	err := op(c.l)
+	c.observe(start, err)
 	if !stop() {
 		c.broken = true
 		return errors.Join(ctx.Err(), err)

@@ -157,7 +157,7 @@ func (p *Provider) authenticateClient(c echo.Context, form params) (*client, *ap
 	}
 	if !checkSecret(cl, secret) {
 		p.failed(c, cl)
-		p.h.Logger().Info("oauth client authentication failed", "client_id", safeName(id), "known_client", cl != nil)
+		p.log(c).Info("oauth client authentication failed", "client_id", safeName(id), "known_client", cl != nil)
 		return nil, errInvalidClient
 	}
 	return cl, nil
@@ -170,11 +170,11 @@ func (p *Provider) allow(c echo.Context, cl *client) *apiError {
 	}
 	ok, err := p.limiter.Allow(c.Request().Context(), cl.ClientID, c.RealIP())
 	if err != nil {
-		p.h.Logger().Error("oauth client limiter failed", "client", cl.Name, "err", err)
+		p.log(c).Error("oauth client limiter failed", "client", cl.Name, "err", err)
 		return errServer
 	}
 	if !ok {
-		p.h.Logger().Warn("oauth client throttled", "client", cl.Name, "ip", c.RealIP())
+		p.log(c).Warn("oauth client throttled", "client", cl.Name, "ip", c.RealIP())
 		c.Response().Header().Set("Retry-After", "300")
 		return errThrottled
 	}
@@ -187,7 +187,7 @@ func (p *Provider) failed(c echo.Context, cl *client) {
 		return
 	}
 	if err := p.limiter.Failed(c.Request().Context(), cl.ClientID, c.RealIP()); err != nil {
-		p.h.Logger().Error("oauth client limiter failed", "client", cl.Name, "err", err)
+		p.log(c).Error("oauth client limiter failed", "client", cl.Name, "err", err)
 	}
 }
 

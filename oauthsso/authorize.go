@@ -35,7 +35,7 @@ type flowPayload struct {
 // authorize is the Web Login URL (and Application Login URL). It validates
 // the request once and parks it as a Flow.
 func (p *Provider) authorize(c echo.Context) error {
-	log := p.h.Logger()
+	log := p.log(c)
 	raw := c.Request().URL.RawQuery
 	// Checked before any parsing, so an oversized query costs nothing.
 	if len(raw) > MaxQueryBytes {
@@ -135,7 +135,7 @@ func loginHint(q params, profile string) string {
 // Resume implements server.Protocol: it issues a code for the authenticated
 // session and sends the browser back to the SP.
 func (p *Provider) Resume(c echo.Context, f idp.Flow, sess idp.Session) error {
-	log := p.h.Logger()
+	log := p.log(c)
 	pl, cl, err := p.flowClient(f)
 	if err != nil {
 		log.Error("oauth resume failed", "err", err)
@@ -176,14 +176,14 @@ func (p *Provider) Resume(c echo.Context, f idp.Flow, sess idp.Session) error {
 func (p *Provider) Deny(c echo.Context, f idp.Flow, ae *idp.AccountError) error {
 	pl, cl, err := p.flowClient(f)
 	if err != nil {
-		p.h.Logger().Error("oauth deny failed", "err", err)
+		p.log(c).Error("oauth deny failed", "err", err)
 		return p.h.ErrorPage(c, http.StatusBadRequest, msgUnknownClient)
 	}
 	state := idp.StateNotPermitted
 	if ae != nil {
 		state = ae.State
 	}
-	p.h.Logger().Info("oauth access denied", "client", cl.Name, "account_state", string(state))
+	p.log(c).Info("oauth access denied", "client", cl.Name, "account_state", string(state))
 	// One constant description: the SP needs to know the login was refused,
 	// not why; the employee saw the reason on our login page.
 	return p.redirectError(c, pl.RedirectURI, pl.State, "access_denied", "the user may not sign in to this service")

@@ -16,7 +16,7 @@ const loggedOutPage = "logged_out"
 // redirect domains, else shows the signed-out page. Ending the session also
 // kills every access token issued under it (userinfo checks the session).
 func (p *Provider) logoutHandler(c echo.Context) error {
-	log := p.h.Logger()
+	log := p.log(c)
 	sess, ended := p.h.EndSession(c)
 	if ended {
 		log.Info("oauth logout", "username", sess.Identity.Username)
@@ -63,7 +63,7 @@ func (p *Provider) spLogout(c echo.Context) error {
 		return p.h.ErrorPage(c, http.StatusBadRequest, msgUnknownClient)
 	}
 	if sess, ended := p.h.EndSession(c); ended {
-		p.h.Logger().Info("oauth idp-initiated logout", "client", cl.Name, "username", sess.Identity.Username)
+		p.log(c).Info("oauth idp-initiated logout", "client", cl.Name, "username", sess.Identity.Username)
 	}
 	v := url.Values{"redirect_uri": {p.h.PublicURL() + PathLoggedOut}}
 	if cl.Profile == ProfileNaverWorks && cl.Domain != "" {

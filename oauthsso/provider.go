@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
@@ -181,4 +182,15 @@ func checkSecret(cl *client, secret string) bool {
 	}
 	ok := subtle.ConstantTimeCompare(got[:], want[:]) == 1
 	return ok && cl != nil
+}
+
+// log is the server's logger with the request's reference ID, so that every
+// line of one request can be found by the ID the employee quotes.
+func (p *Provider) log(c echo.Context) *slog.Logger {
+	return p.h.Logger().With("request_id", server.RequestID(c))
+}
+
+// logCtx is log for code that has the request's context only.
+func (p *Provider) logCtx(ctx context.Context) *slog.Logger {
+	return p.h.Logger().With("request_id", server.RequestIDFromContext(ctx))
 }

@@ -74,7 +74,7 @@ func (p *Provider) token(c echo.Context) error {
 
 // redeem consumes a code and stores the token issued from it.
 func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form params) (idp.Token, *apiError) {
-	log := p.h.Logger()
+	log := p.logCtx(ctx)
 	st := p.h.Store()
 	now := p.h.Now()
 	code, err := st.TakeCode(ctx, codeID)
@@ -157,7 +157,7 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 // Whichever marks second sees the other, and in either order the token is
 // revoked after it was stored.
 func (p *Provider) revokeOnReplay(ctx context.Context, code idp.Code) {
-	log := p.h.Logger()
+	log := p.logCtx(ctx)
 	st := p.h.Store()
 	if code.TokenID == "" {
 		return
@@ -186,7 +186,7 @@ func (p *Provider) userinfo(c echo.Context) error {
 	if tokID == "" {
 		return p.writeError(c, cl, errInvalidRequest("access_token is required"))
 	}
-	log := p.h.Logger()
+	log := p.log(c)
 	ctx := c.Request().Context()
 	st := p.h.Store()
 	// Read-only path: one token read, one session read, no writes.

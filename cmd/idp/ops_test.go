@@ -160,6 +160,8 @@ admin:
 		`idp_logins_total{mode="none",reason="password",result="success",sp="none"} 2`,
 		`idp_logins_total{mode="none",reason="invalid_credentials",result="failure",sp="none"} 1`,
 		`idp_http_request_duration_seconds_count{route="/login"}`,
+		`idp_ldap_request_duration_seconds_count{result="ok",server="` + sl.URL + `"}`,
+		`idp_ldap_request_duration_seconds_count{result="ldap_error",server="` + sl.URL + `"}`,
 		`idp_sessions_active 2`,
 	} {
 		if !strings.Contains(metrics, want) {

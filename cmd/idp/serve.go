@@ -108,6 +108,7 @@ func build(cfg *config.Config, log *slog.Logger, links []server.Link) (*wiring, 
 		return nil, err
 	}
 	w.metrics = metrics.New(nil)
+	w.auth.SetObserver(w.metrics)
 	w.srv, err = server.New(server.Options{
 		Config: cfg.Server, Session: cfg.Session, Branding: cfg.Branding,
 		Store: w.store, Authenticator: w.auth, Protocols: protocols,
@@ -176,8 +177,9 @@ func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: lvl}
+	// Lines logged with a request's context get its reference ID.
 	if c.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(server.LogHandler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(server.LogHandler(slog.NewJSONHandler(w, opts)))
 }

@@ -232,7 +232,7 @@ func (s *Server) readyz(c echo.Context) error {
 	var checks []check
 	ready := true
 	if err := s.store.Check(ctx); err != nil {
-		s.log.Error("readyz_store_failed", "err", err)
+		s.log.Error("readyz_store_failed", "request_id", requestID(c), "err", err)
 		ready = false
 		checks = append(checks, check{"store", false})
 	} else {
@@ -240,7 +240,7 @@ func (s *Server) readyz(c echo.Context) error {
 	}
 	if ch, ok := s.auth.(idp.Checker); ok {
 		if err := ch.Check(ctx); err != nil {
-			s.log.Error("readyz_directory_failed", "err", err)
+			s.log.Error("readyz_directory_failed", "request_id", requestID(c), "err", err)
 			ready = false
 			checks = append(checks, check{"directory", false})
 		} else {

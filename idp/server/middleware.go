@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/base64"
@@ -34,6 +35,15 @@ func requestID(c echo.Context) string {
 // logged with every event of the request).
 func RequestID(c echo.Context) string { return requestID(c) }
 
+type requestIDKey struct{}
+
+// RequestIDFromContext returns the reference ID of the request whose
+// context (or a context derived from it) ctx is, or "".
+func RequestIDFromContext(ctx context.Context) string {
+	v, _ := ctx.Value(requestIDKey{}).(string)
+	return v
+}
+
 // cspFor builds the page CSP: nothing but our own nonce'd inline script and
 // style, same-origin images and forms, never framed.
 func cspFor(nonce string, formAction string) string {
@@ -66,6 +76,9 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		rid := idEncoding.EncodeToString(rb[:])
 		c.Set(ctxNonce, nonce)
 		c.Set(ctxRequestID, rid)
+		// Also in the request's context, for code and loggers that only
+		// see a context (the directory, the store, LogHandler).
+		c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), requestIDKey{}, rid)))
 		h := c.Response().Header()
 		h.Set("X-Request-Id", rid)
 		h.Set("Content-Security-Policy", cspFor(nonce, "'self'"))
