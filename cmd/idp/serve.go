@@ -120,10 +120,6 @@ func build(cfg *config.Config, log *slog.Logger, links []server.Link) (*wiring, 
 		w.Close()
 		return nil, err
 	}
-	if err := w.srv.ReloadTLS(); err != nil {
-		w.Close()
-		return nil, err
-	}
 	w.certMetrics(cfg, log)
 	return w, nil
 }
@@ -149,6 +145,13 @@ func listenAndServe(ctx context.Context, cfg *config.Config, log *slog.Logger, w
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
+	// The serving certificate is read here, not in build: only a server
+	// that serves needs it (idp selftest runs its own TLS).
+	if err := w.srv.ReloadTLS(); err != nil {
+		ln.Close()
+		return err
+	}
+	w.certMetrics(nil, log)
 	if cfg.Metrics.Listen != "" && w.metrics != nil {
 		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
 		if err != nil {
