@@ -97,6 +97,11 @@ func build(cfg *config.Config, log *slog.Logger, links []server.Link) (*wiring, 
 		w.Close()
 		return nil, err
 	}
+	th, err := buildThrottle(cfg, w.store, w.auth, log)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
 	protocols, err := buildProtocols(cfg, log)
 	if err != nil {
 		w.Close()
@@ -114,7 +119,7 @@ func build(cfg *config.Config, log *slog.Logger, links []server.Link) (*wiring, 
 		Store: w.store, Authenticator: w.auth, Protocols: protocols,
 		Links: links, Logger: log,
 		Auditor: audit.Tee(w.audit, w.metrics), Observer: w.metrics,
-		Admin: adminOptions(cfg),
+		Admin: adminOptions(cfg), Throttle: th,
 	})
 	if err != nil {
 		w.Close()

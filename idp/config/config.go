@@ -15,6 +15,7 @@ import (
 	"github.com/ncp-sso/idp/idp/metrics"
 	"github.com/ncp-sso/idp/idp/server"
 	"github.com/ncp-sso/idp/idp/store"
+	"github.com/ncp-sso/idp/idp/throttle"
 	"github.com/ncp-sso/idp/ldapauth"
 	"github.com/ncp-sso/idp/oauthsso"
 	"github.com/ncp-sso/idp/saml"
@@ -29,9 +30,11 @@ type Config struct {
 	Log      LogConfig             `yaml:"log"`
 	Store    store.Config          `yaml:"store"`
 	LDAP     ldapauth.Config       `yaml:"ldap"`
-	Audit    audit.Config          `yaml:"audit"`
-	Metrics  metrics.Config        `yaml:"metrics"`
-	Admin    server.AdminConfig    `yaml:"admin"`
+	// Throttle limits failed logins before they reach the directory.
+	Throttle throttle.Config    `yaml:"throttle"`
+	Audit    audit.Config       `yaml:"audit"`
+	Metrics  metrics.Config     `yaml:"metrics"`
+	Admin    server.AdminConfig `yaml:"admin"`
 	// OAuth enables the OAuth 2.0 SSO mode; absent means off.
 	OAuth *oauthsso.Config `yaml:"oauth"`
 	// SAML enables the SAML 2.0 SSO mode; absent means off.
@@ -91,7 +94,7 @@ func (c *Config) sections() []struct {
 		s   section
 	}{
 		{"server", &c.Server}, {"session", &c.Session}, {"branding", &c.Branding},
-		{"log", &c.Log}, {"store", &c.Store}, {"ldap", &c.LDAP},
+		{"log", &c.Log}, {"store", &c.Store}, {"ldap", &c.LDAP}, {"throttle", &c.Throttle},
 		{"audit", &c.Audit}, {"metrics", &c.Metrics}, {"admin", &c.Admin},
 	}
 	// Optional sections: an SSO mode is on when its section is present.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -37,6 +38,8 @@ type loginData struct {
 	CSRF     string
 	ErrorKey string
 	HelpURL  string
+	// WaitMinutes fills the "try again in N minutes" of login_throttled.
+	WaitMinutes int
 }
 
 type homeData struct {
@@ -133,10 +136,24 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		d.ErrorKey = "login_missing_fields"
 		return s.Render(c, http.StatusBadRequest, "login", d)
 	}
+	done, err := s.beginAttempt(c, username)
+	if err != nil {
+		var te *idp.ThrottledError
+		if errors.As(err, &te) {
+			s.log.Warn("login_throttled", "request_id", requestID(c), "user", username, "ip", c.RealIP(),
+				"scope", te.Scope, "retry_after_s", int(te.RetryAfter.Seconds()))
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds())))
+			d.ErrorKey, d.WaitMinutes = "login_throttled", int((te.RetryAfter+time.Minute-1)/time.Minute)
+			return s.Render(c, http.StatusTooManyRequests, "login", d)
+		}
+		s.log.Error("login_throttle_failed", "request_id", requestID(c), "err", err)
+		return s.ErrorPage(c, http.StatusServiceUnavailable, "error_internal")
+	}
 	actx, cancel := context.WithTimeout(ctx, s.sess.LoginTimeout)
 	defer cancel()
 	start := s.now()
 	id, ok, err := s.auth.Authenticate(actx, username, password)
+	done(loginOutcome(ok, err))
 	logAttrs := []any{"request_id", requestID(c), "user", username, "ip", c.RealIP(), "sp", flow.SP, "duration_ms", s.now().Sub(start).Milliseconds()}
 	if ae, isAccount := idp.IsAccountError(err); isAccount {
 		s.log.Info("login_refused", append(logAttrs, "reason", string(ae.State), "detail", ae.Reason)...)
@@ -190,6 +207,28 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		return s.ErrorPage(c, http.StatusBadRequest, "error_flow_expired")
 	}
 	return p.Resume(c, f, sess)
+}
+
+// beginAttempt reserves the attempt with the throttle, before the
+// directory sees it. done must be called with the outcome.
+func (s *Server) beginAttempt(c echo.Context, username string) (func(idp.LoginOutcome), error) {
+	if s.throttle == nil {
+		return func(idp.LoginOutcome) {}, nil
+	}
+	return s.throttle.Begin(c.Request().Context(), username, c.RealIP())
+}
+
+// loginOutcome classifies Authenticate's answer for the throttle: only a
+// wrong password or unknown user counts; an outage or an account state
+// (the password was right) never does.
+func loginOutcome(ok bool, err error) idp.LoginOutcome {
+	switch {
+	case ok:
+		return idp.LoginSucceeded
+	case err == nil:
+		return idp.LoginFailed
+	}
+	return idp.LoginNotCounted
 }
 
 func accountMessage(st idp.AccountState) string {

@@ -44,6 +44,9 @@ type Options struct {
 	// Observer receives request timings, throttling and session counts for
 	// the metrics (nil: none).
 	Observer Observer
+	// Throttle limits failed logins per account and client IP before the
+	// directory is contacted (nil: no throttling).
+	Throttle idp.LoginThrottle
 	Logger   *slog.Logger
 	Now      func() time.Time
 	Rand     io.Reader
@@ -79,6 +82,7 @@ type Server struct {
 	auditor    Auditor
 	observer   Observer
 	admin      Admin
+	throttle   idp.LoginThrottle
 }
 
 var _ Host = (*Server)(nil)
@@ -94,6 +98,7 @@ func New(o Options) (*Server, error) {
 		log: o.Logger, now: o.Now, rand: o.Rand,
 		protocols: map[string]Protocol{}, flowLimits: o.FlowLimits,
 		auditor: o.Auditor, observer: o.Observer, admin: o.Admin,
+		throttle: o.Throttle,
 	}
 	if s.auditor == nil {
 		s.auditor = nopAuditor{}

@@ -1,0 +1,97 @@
+package server
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ncp-sso/idp/idp"
+	"github.com/ncp-sso/idp/idp/store"
+	"github.com/ncp-sso/idp/idp/store/memory"
+	"github.com/ncp-sso/idp/idp/throttle"
+)
+
+// throttledServer is a server whose logins go through a real throttle on a
+// memory backend.
+func throttledServer(t *testing.T, auth *fakeAuth) *httptest.Server {
+	t.Helper()
+	b := memory.New()
+	st := store.New(b)
+	t.Cleanup(func() { st.Close() })
+	th, err := throttle.New(b, throttle.Config{MaxFailuresPerAccount: 3, Window: 15 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(srv.Close)
+	s, err := New(Options{
+		Config: Config{PublicURL: "http://" + srv.Listener.Addr().String()},
+		Store:  st, Authenticator: auth, Throttle: th,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = s.Handler()
+	srv.Start()
+	return srv
+}
+
+func TestThrottleStopsBeforeTheDirectory(t *testing.T) {
+	auth := &fakeAuth{users: map[string]string{"alice": "alice-pw"}}
+	srv := throttledServer(t, auth)
+	c := browser(t)
+	for i := range 3 {
+		_, page := get(t, c, srv.URL+"/login")
+		if resp, _ := submitLogin(t, c, srv.URL, page, "alice", "wrong"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d: status %d", i+1, resp.StatusCode)
+		}
+	}
+	_, page := get(t, c, srv.URL+"/login", "Accept-Language", "en")
+	resp, body := submitLogin(t, c, srv.URL, page, " Alice ", "alice-pw", "Accept-Language", "en")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("4th attempt: status %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if !strings.Contains(body, "wait 15 minutes") {
+		t.Errorf("throttled page lacks the wait time:\n%s", body)
+	}
+	if n := auth.calls.Load(); n != 3 {
+		t.Errorf("the directory saw %d attempts, want 3 (the throttled one must not reach it)", n)
+	}
+}
+
+func TestThrottleIgnoresOutages(t *testing.T) {
+	auth := &fakeAuth{users: map[string]string{"alice": "alice-pw"}}
+	auth.down.Store(true)
+	srv := throttledServer(t, auth)
+	c := browser(t)
+	for range 5 {
+		_, page := get(t, c, srv.URL+"/login")
+		if resp, _ := submitLogin(t, c, srv.URL, page, "alice", "alice-pw"); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("outage: status %d, want 503", resp.StatusCode)
+		}
+	}
+	auth.down.Store(false)
+	_, page := get(t, c, srv.URL+"/login")
+	if resp, _ := submitLogin(t, c, srv.URL, page, "alice", "alice-pw"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("after the outage: status %d, want 303 (outages must not count)", resp.StatusCode)
+	}
+}
+
+// TestContactITShowsReference: "contact IT" states show the request ID the
+// log line carries, as the message promises.
+func TestContactITShowsReference(t *testing.T) {
+	auth := &fakeAuth{users: map[string]string{"dis": "dis-pw"}, state: map[string]idp.AccountState{"dis": idp.StateDisabled}}
+	srv := throttledServer(t, auth)
+	c := browser(t)
+	_, page := get(t, c, srv.URL+"/login")
+	resp, body := submitLogin(t, c, srv.URL, page, "dis", "dis-pw")
+	ref := resp.Header.Get("X-Request-Id")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "사용할 수 없는 계정입니다") {
+		t.Fatalf("disabled: %d %s", resp.StatusCode, body)
+	}
+	if ref == "" || !strings.Contains(body, ref) {
+		t.Errorf("page does not show the reference %q", ref)
+	}
+}

@@ -1,0 +1,47 @@
+package idp
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// LoginOutcome classifies a finished login attempt for a LoginThrottle.
+type LoginOutcome int
+
+const (
+	// LoginSucceeded: the password was verified and the user signed in.
+	LoginSucceeded LoginOutcome = iota + 1
+	// LoginFailed: wrong password or unknown user (Authenticate returned
+	// false with a nil error). Only these count against the limits.
+	LoginFailed
+	// LoginNotCounted: the directory could not answer, or the password was
+	// right but the account may not sign in (an *AccountError). Neither is
+	// the user guessing passwords.
+	LoginNotCounted
+)
+
+// LoginThrottle limits failed logins per account and per client address,
+// before the directory is contacted, so that guessing through the IdP
+// stops well short of the directory's own account lockout.
+type LoginThrottle interface {
+	// Begin reserves one attempt for username from clientIP. It returns a
+	// *ThrottledError when the attempt must not reach the directory, or
+	// another error when the throttle's store failed. Otherwise done must
+	// be called exactly once with the attempt's outcome. Reservations are
+	// atomic: concurrent attempts cannot exceed a limit together.
+	Begin(ctx context.Context, username, clientIP string) (done func(LoginOutcome), err error)
+}
+
+// ThrottledError refuses an attempt because of too many recent failures.
+type ThrottledError struct {
+	// RetryAfter is how long until the next attempt may be made.
+	RetryAfter time.Duration
+	// Scope is what was limited: "account" or "ip" (for the log only; the
+	// user is told the same thing either way).
+	Scope string
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("idp: too many failed logins (%s); retry after %v", e.Scope, e.RetryAfter)
+}

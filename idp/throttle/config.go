@@ -1,0 +1,67 @@
+package throttle
+
+import (
+	"time"
+
+	"github.com/ncp-sso/idp/idp"
+)
+
+// Defaults applied by SetDefaults.
+const (
+	DefaultMaxFailuresPerAccount = 3
+	DefaultMaxFailuresPerIP      = 30
+	DefaultWindow                = 15 * time.Minute
+
+	maxLimit  = 10000
+	maxWindow = 24 * time.Hour
+)
+
+// Config is the `throttle:` section.
+type Config struct {
+	// MaxFailuresPerAccount is how many wrong passwords for one account
+	// (the name as typed, normalised: case, surrounding spaces, DOMAIN\ and
+	// known UPN suffixes) may reach the directory before further attempts
+	// are refused until Window has passed without a failure. Keep it below
+	// the directory's lockout threshold. Default 3.
+	MaxFailuresPerAccount int `yaml:"max_failures_per_account"`
+	// MaxFailuresPerIP is the same for one client IP, over all accounts
+	// (password spraying). Offices behind one NAT address share it.
+	// Default 30.
+	MaxFailuresPerIP int `yaml:"max_failures_per_ip"`
+	// Window is how long after the last failure the counters start again.
+	// Keep it at least as long as AD's "reset account lockout counter
+	// after". Default 15m.
+	Window time.Duration `yaml:"window"`
+	// InsecureDisable turns login throttling off: every attempt reaches
+	// the directory, and a password-guessing client can lock real AD
+	// accounts. Default false.
+	InsecureDisable bool `yaml:"insecure_disable"`
+}
+
+// SetDefaults fills zero values with the documented defaults.
+func (c *Config) SetDefaults() {
+	if c.MaxFailuresPerAccount == 0 {
+		c.MaxFailuresPerAccount = DefaultMaxFailuresPerAccount
+	}
+	if c.MaxFailuresPerIP == 0 {
+		c.MaxFailuresPerIP = DefaultMaxFailuresPerIP
+	}
+	if c.Window == 0 {
+		c.Window = DefaultWindow
+	}
+}
+
+// Validate reports every problem of a defaulted Config.
+func (c *Config) Validate() idp.Problems {
+	var ps idp.Problems
+	if c.MaxFailuresPerAccount < 1 || c.MaxFailuresPerAccount > maxLimit {
+		ps.Addf("max_failures_per_account", "must be between 1 and %d, and below the directory's lockout threshold (e.g. 3 when AD locks at 5)", maxLimit)
+	}
+	if c.MaxFailuresPerIP < 1 || c.MaxFailuresPerIP > maxLimit {
+		ps.Addf("max_failures_per_ip", "must be between 1 and %d, e.g. 30", maxLimit)
+	}
+	if c.Window < time.Second || c.Window > maxWindow {
+		ps.Addf("window", "must be between 1s and %v, e.g. 15m (at least AD's lockout observation window)", maxWindow)
+	}
+	return ps
+}

@@ -1,0 +1,235 @@
+package throttle
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ncp-sso/idp/idp"
+	"github.com/ncp-sso/idp/idp/store"
+)
+
+// Bucket is the store bucket the throttle keeps its records in.
+const Bucket = "throttle"
+
+// Scopes, as reported in idp.ThrottledError.Scope.
+const (
+	ScopeAccount = "account"
+	ScopeIP      = "ip"
+)
+
+// Throttle implements idp.LoginThrottle on a store.Backend.
+type Throttle struct {
+	b         store.Backend
+	cfg       Config
+	normalize func(string) string
+	now       func() time.Time
+	log       *slog.Logger
+}
+
+var _ idp.LoginThrottle = (*Throttle)(nil)
+
+// Option changes a Throttle built by New.
+type Option func(*Throttle)
+
+// WithNormalizer sets how a typed username becomes the account key, e.g.
+// (*ldapauth.Authenticator).NormalizeUsername. Default: trimmed, lower case.
+func WithNormalizer(f func(string) string) Option { return func(t *Throttle) { t.normalize = f } }
+
+// WithClock sets the clock (default time.Now).
+func WithClock(now func() time.Time) Option { return func(t *Throttle) { t.now = now } }
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(t *Throttle) { t.log = l } }
+
+// New returns a Throttle keeping its state in b. cfg is defaulted and
+// validated.
+func New(b store.Backend, cfg Config, opts ...Option) (*Throttle, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate().Err(); err != nil {
+		return nil, fmt.Errorf("throttle: %w", err)
+	}
+	t := &Throttle{b: b, cfg: cfg, now: time.Now, log: slog.New(slog.DiscardHandler),
+		normalize: func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }}
+	for _, o := range opts {
+		o(t)
+	}
+	return t, nil
+}
+
+// scope is one limit applied to one attempt.
+type scope struct {
+	name  string
+	key   string // hashed
+	limit int
+	// filled by reserve:
+	window string // window ID
+}
+
+// Begin implements idp.LoginThrottle.
+func (t *Throttle) Begin(ctx context.Context, username, clientIP string) (func(idp.LoginOutcome), error) {
+	scopes := []*scope{{name: ScopeAccount, key: hashKey(ScopeAccount, t.normalize(username)), limit: t.cfg.MaxFailuresPerAccount}}
+	if clientIP != "" {
+		scopes = append(scopes, &scope{name: ScopeIP, key: hashKey(ScopeIP, clientIP), limit: t.cfg.MaxFailuresPerIP})
+	}
+	var reserved []*scope
+	release := func() {
+		for _, s := range reserved {
+			t.giveBack(context.WithoutCancel(ctx), s)
+		}
+	}
+	for _, s := range scopes {
+		blocked, retry, err := t.reserve(ctx, s)
+		if err != nil {
+			release()
+			return nil, fmt.Errorf("throttle: %w", err)
+		}
+		if blocked {
+			release()
+			return nil, &idp.ThrottledError{RetryAfter: retry, Scope: s.name}
+		}
+		reserved = append(reserved, s)
+	}
+	done := false
+	return func(o idp.LoginOutcome) {
+		if done {
+			return
+		}
+		done = true
+		ctx := context.WithoutCancel(ctx)
+		for _, s := range reserved {
+			switch o {
+			case idp.LoginFailed:
+				t.failed(ctx, s)
+			case idp.LoginSucceeded:
+				t.giveBack(ctx, s)
+				if s.name == ScopeAccount {
+					// A right password starts the account afresh.
+					t.logErr(s, t.b.Delete(ctx, Bucket, []byte("w|"+s.key)))
+				}
+			default:
+				t.giveBack(ctx, s)
+			}
+		}
+	}, nil
+}
+
+// reserve takes one attempt of s's current window. It reports blocked
+// (having given the attempt back) when failures plus attempts in flight
+// would exceed the limit, with the time until the window ends.
+func (t *Throttle) reserve(ctx context.Context, s *scope) (blocked bool, retry time.Duration, err error) {
+	id, last, err := t.window(ctx, s.key)
+	if err != nil {
+		return false, 0, err
+	}
+	s.window = id
+	n, err := t.b.Incr(ctx, Bucket, []byte("r|"+s.key+"|"+id), t.now().Add(t.horizon()))
+	if err != nil {
+		return false, 0, err
+	}
+	back, err := t.count(ctx, "b|"+s.key+"|"+id)
+	if err != nil {
+		t.giveBack(ctx, s)
+		return false, 0, err
+	}
+	if n-back <= int64(s.limit) {
+		return false, 0, nil
+	}
+	t.giveBack(ctx, s)
+	retry = t.cfg.Window
+	if !last.IsZero() {
+		retry = last.Add(t.cfg.Window).Sub(t.now())
+	}
+	return true, max(retry, time.Second), nil
+}
+
+// window returns the scope's current window ID and the time of its last
+// failure (zero when none yet), creating the window when there is none.
+func (t *Throttle) window(ctx context.Context, key string) (string, time.Time, error) {
+	wkey := []byte("w|" + key)
+	for range 3 {
+		v, err := t.b.Get(ctx, Bucket, wkey)
+		if err == nil {
+			return parseWindow(v)
+		}
+		if !errors.Is(err, idp.ErrNotFound) {
+			return "", time.Time{}, err
+		}
+		var rnd [12]byte
+		if _, err := rand.Read(rnd[:]); err != nil {
+			return "", time.Time{}, err
+		}
+		id := hex.EncodeToString(rnd[:])
+		ok, err := t.b.PutIfAbsent(ctx, Bucket, wkey, []byte(id+"|0"), t.now().Add(t.cfg.Window))
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		if ok {
+			return id, time.Time{}, nil
+		}
+		// Another attempt created it first: read theirs.
+	}
+	return "", time.Time{}, errors.New("throttle: window record keeps changing")
+}
+
+func parseWindow(v []byte) (string, time.Time, error) {
+	id, ts, ok := strings.Cut(string(v), "|")
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if !ok || err != nil || id == "" {
+		return "", time.Time{}, fmt.Errorf("throttle: corrupt window record %q", v)
+	}
+	if n == 0 {
+		return id, time.Time{}, nil
+	}
+	return id, time.Unix(0, n), nil
+}
+
+// failed keeps the attempt's reservation and slides the window to end
+// Window after this failure.
+func (t *Throttle) failed(ctx context.Context, s *scope) {
+	now := t.now()
+	v := []byte(s.window + "|" + strconv.FormatInt(now.UnixNano(), 10))
+	t.logErr(s, t.b.Put(ctx, Bucket, []byte("w|"+s.key), v, now.Add(t.cfg.Window)))
+}
+
+// giveBack returns an attempt that was not a failure.
+func (t *Throttle) giveBack(ctx context.Context, s *scope) {
+	_, err := t.b.Incr(ctx, Bucket, []byte("b|"+s.key+"|"+s.window), t.now().Add(t.horizon()))
+	t.logErr(s, err)
+}
+
+func (t *Throttle) count(ctx context.Context, key string) (int64, error) {
+	v, err := t.b.Get(ctx, Bucket, []byte(key))
+	if errors.Is(err, idp.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(string(v), 10, 64)
+}
+
+// horizon bounds a window's counters: a window lives at most one Window
+// per failure it admits, plus one.
+func (t *Throttle) horizon() time.Duration {
+	return time.Duration(max(t.cfg.MaxFailuresPerAccount, t.cfg.MaxFailuresPerIP)+2) * t.cfg.Window
+}
+
+func (t *Throttle) logErr(s *scope, err error) {
+	if err != nil {
+		t.log.Error("throttle store failed", "event", "throttle_store_failed", "scope", s.name, "err", err)
+	}
+}
+
+// hashKey keeps names and addresses out of the store.
+func hashKey(scope, v string) string {
+	h := sha256.Sum256([]byte(scope + "\x00" + v))
+	return hex.EncodeToString(h[:16])
+}

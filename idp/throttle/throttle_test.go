@@ -1,0 +1,190 @@
+package throttle
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ncp-sso/idp/idp"
+	"github.com/ncp-sso/idp/idp/store/memory"
+)
+
+// clock is a settable test clock shared by the throttle and the store.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newThrottle(t *testing.T, cfg Config, opts ...Option) (*Throttle, *clock) {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	b := memory.New(memory.WithClock(clk.now), memory.WithSweepInterval(-1))
+	t.Cleanup(func() { b.Close() })
+	th, err := New(b, cfg, append([]Option{WithClock(clk.now)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return th, clk
+}
+
+// attempt runs Begin and, when allowed, done(o); it returns the refusal.
+func attempt(t *testing.T, th *Throttle, user, ip string, o idp.LoginOutcome) *idp.ThrottledError {
+	t.Helper()
+	done, err := th.Begin(context.Background(), user, ip)
+	var te *idp.ThrottledError
+	if errors.As(err, &te) {
+		return te
+	}
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	done(o)
+	return nil
+}
+
+func TestAccountLimitAndWindow(t *testing.T) {
+	th, clk := newThrottle(t, Config{MaxFailuresPerAccount: 3, Window: 15 * time.Minute})
+	for i := range 3 {
+		if te := attempt(t, th, "alice", "10.0.0.1", idp.LoginFailed); te != nil {
+			t.Fatalf("failure %d refused: %v", i+1, te)
+		}
+		clk.add(time.Minute)
+	}
+	te := attempt(t, th, " ALICE ", "10.0.0.2", idp.LoginSucceeded)
+	if te == nil || te.Scope != ScopeAccount {
+		t.Fatalf("4th attempt: %v, want refused for the account", te)
+	}
+	// Last failure at 9:02; window ends 9:17; now 9:03.
+	if te.RetryAfter != 14*time.Minute {
+		t.Errorf("RetryAfter = %v, want 14m", te.RetryAfter)
+	}
+	if te := attempt(t, th, "bob", "10.0.0.1", idp.LoginFailed); te != nil {
+		t.Errorf("another account refused: %v", te)
+	}
+	clk.add(14*time.Minute + time.Second)
+	if te := attempt(t, th, "alice", "10.0.0.1", idp.LoginFailed); te != nil {
+		t.Errorf("after the window: %v", te)
+	}
+}
+
+// TestWindowSlides: failures spaced just under the window keep counting, as
+// AD's badPwdCount does, so slow guessing cannot pile up in AD.
+func TestWindowSlides(t *testing.T) {
+	th, clk := newThrottle(t, Config{MaxFailuresPerAccount: 3, Window: 15 * time.Minute})
+	for range 3 {
+		if te := attempt(t, th, "alice", "", idp.LoginFailed); te != nil {
+			t.Fatalf("refused early: %v", te)
+		}
+		clk.add(14 * time.Minute)
+	}
+	if te := attempt(t, th, "alice", "", idp.LoginFailed); te == nil {
+		t.Fatal("a 4th failure 42 minutes after the first, each within the window of the last, was allowed")
+	}
+}
+
+func TestNotCountedAndSuccess(t *testing.T) {
+	th, _ := newThrottle(t, Config{MaxFailuresPerAccount: 2})
+	for range 5 {
+		if te := attempt(t, th, "alice", "", idp.LoginNotCounted); te != nil {
+			t.Fatalf("outages counted: %v", te)
+		}
+	}
+	attempt(t, th, "alice", "", idp.LoginFailed)
+	attempt(t, th, "alice", "", idp.LoginSucceeded) // starts afresh
+	attempt(t, th, "alice", "", idp.LoginFailed)
+	if te := attempt(t, th, "alice", "", idp.LoginFailed); te != nil {
+		t.Errorf("a success did not reset the account: %v", te)
+	}
+	if te := attempt(t, th, "alice", "", idp.LoginFailed); te == nil {
+		t.Error("3rd failure after the reset allowed with limit 2")
+	}
+}
+
+func TestIPLimit(t *testing.T) {
+	th, _ := newThrottle(t, Config{MaxFailuresPerAccount: 3, MaxFailuresPerIP: 4})
+	for i := range 4 {
+		if te := attempt(t, th, "user"+string(rune('a'+i)), "192.0.2.7", idp.LoginFailed); te != nil {
+			t.Fatalf("failure %d refused: %v", i+1, te)
+		}
+	}
+	te := attempt(t, th, "newuser", "192.0.2.7", idp.LoginFailed)
+	if te == nil || te.Scope != ScopeIP {
+		t.Fatalf("5th failure from one IP: %v, want refused for the IP", te)
+	}
+	// The refused attempt took nothing from newuser's account.
+	for range 3 {
+		if te := attempt(t, th, "newuser", "192.0.2.8", idp.LoginFailed); te != nil {
+			t.Fatalf("newuser from another IP refused: %v", te)
+		}
+	}
+}
+
+// TestParallelCannotOvertake: concurrent attempts each reserve before the
+// directory answers, so no more than the limit get through together.
+func TestParallelCannotOvertake(t *testing.T) {
+	th, _ := newThrottle(t, Config{MaxFailuresPerAccount: 3})
+	var admitted atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	dones := make(chan func(idp.LoginOutcome), 50)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			done, err := th.Begin(context.Background(), "alice", "")
+			if err == nil {
+				admitted.Add(1)
+				dones <- done
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(dones)
+	if n := admitted.Load(); n != 3 {
+		t.Errorf("%d concurrent attempts admitted, want 3", n)
+	}
+	for d := range dones {
+		d(idp.LoginFailed)
+	}
+	if te := attempt(t, th, "alice", "", idp.LoginFailed); te == nil {
+		t.Error("allowed after 3 failures")
+	}
+}
+
+func TestNormalizer(t *testing.T) {
+	th, _ := newThrottle(t, Config{MaxFailuresPerAccount: 1}, WithNormalizer(func(s string) string {
+		if _, u, ok := strings.Cut(s, `\`); ok {
+			return u
+		}
+		return s
+	}))
+	attempt(t, th, `EXAMPLE\alice`, "", idp.LoginFailed)
+	if te := attempt(t, th, "alice", "", idp.LoginFailed); te == nil {
+		t.Error("DOMAIN\\alice and alice counted apart")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := Config{MaxFailuresPerAccount: -1, MaxFailuresPerIP: -1, Window: time.Millisecond}
+	if ps := c.Validate(); len(ps) != 3 {
+		t.Errorf("problems = %v, want 3", ps)
+	}
+	var d Config
+	d.SetDefaults()
+	if ps := d.Validate(); len(ps) != 0 {
+		t.Errorf("defaults invalid: %v", ps)
+	}
+}
