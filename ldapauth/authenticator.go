@@ -27,7 +27,8 @@ const maxUsernameLen = 256
 type Authenticator struct {
 	cfg    Config
 	dir    *directory
-	pool   *pool
+	pool   *pool // service-account connections, for searches
+	binds  *pool // connections for user binds only
 	logger *slog.Logger
 	now    func() time.Time
 	// attrs are the only attributes requested for a user entry: password
@@ -88,6 +89,8 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 	}
 	a.pool = newPool(a.dir, cfg.PoolSize, a.serviceBind, a.now)
 	a.pool.maxIdle = cfg.PoolMaxIdle
+	a.binds = newPool(a.dir, cfg.PoolSize, nil, a.now)
+	a.binds.maxIdle = cfg.PoolMaxIdle
 	a.attrs = requestedAttributes(&cfg)
 	return a, nil
 }
@@ -270,20 +273,26 @@ type bindResult struct {
 	code ADSubcode
 }
 
-// bindUser binds as dn on a short-lived connection of its own, so that a
-// pooled connection never carries a user's identity. Invalid credentials
-// is the only answer that means "no"; anything else is an error.
+// bindUser binds as dn on a pooled connection used for nothing but user
+// binds, so that a search connection never carries a user's identity and a
+// login costs no TCP (or TLS) handshake. Invalid credentials is the only
+// answer that means "no"; anything else is an error. A connection that
+// broke (an idle one the server dropped, a timeout) is replaced and the
+// bind retried once.
 func (a *Authenticator) bindUser(ctx context.Context, prefer *server, dn, password string) (bindResult, error) {
+	if a.closed.Load() {
+		return bindResult{}, fmt.Errorf("%w: %w", errClosed, idp.ErrDirectoryUnavailable)
+	}
 	var err error
 	for attempt := 1; attempt <= 2; attempt++ {
 		var c *conn
-		c, err = a.dir.dial(ctx, prefer, nil)
+		c, err = a.binds.getPrefer(ctx, prefer)
 		if err != nil {
 			return bindResult{}, err
 		}
 		err = c.do(ctx, func(l *ldap.Conn) error { return l.Bind(dn, password) })
-		broken := c.broken
-		c.close()
+		broken, reused := c.broken, c.reused
+		a.binds.put(c)
 		switch {
 		case err == nil:
 			return bindResult{ok: true}, nil
@@ -292,8 +301,10 @@ func (a *Authenticator) bindUser(ctx context.Context, prefer *server, dn, passwo
 		case !broken || ctx.Err() != nil:
 			return bindResult{}, fmt.Errorf("ldapauth: user bind: %w", err)
 		}
-		a.dir.markDown(c.srv)
-		prefer = nil
+		if !reused {
+			a.dir.markDown(c.srv)
+			prefer = nil
+		}
 	}
 	return bindResult{}, fmt.Errorf("ldapauth: user bind: %w", err)
 }
@@ -308,6 +319,7 @@ func (a *Authenticator) Check(ctx context.Context) error {
 func (a *Authenticator) Close() error {
 	a.closed.Store(true)
 	a.pool.close()
+	a.binds.close()
 	return nil
 }
 

@@ -4,22 +4,45 @@
 //
 // A login is "search then bind": a pooled connection bound as the service
 // account (Config.BindDN) searches Config.User.BaseDN for exactly one entry
-// matching the typed username; a separate, short-lived connection then binds
-// as that entry's DN with the typed password. No DN is ever built from user
-// input, and the username is escaped exactly once, where the filter is built
-// (userFilter). Pooled connections are never rebound as a user.
+// matching the typed username; a connection from a second pool, used for
+// nothing but user binds, then binds as that entry's DN with the typed
+// password. No DN is ever built from user input, and the username is
+// escaped exactly once, where the filter is built (userFilter). Search
+// connections are never rebound as a user; each pool holds at most
+// Config.PoolSize connections, so a login costs no new TCP or TLS
+// connection once the pools are warm.
 //
 // The three-way contract of idp.Authenticator holds:
 //
 //   - (id, true, nil): the password was verified and, when groups.required
-//     is set, the user is a direct member of one of those groups.
+//     is set, the user is a member of one of those groups (directly, or
+//     through nested groups with groups.nested).
 //   - (_, false, nil): empty password (refused before any I/O), unknown
-//     user, several matching entries (also logged as a warning), or wrong
-//     password. The caller cannot tell which.
-//   - (_, false, err): a *idp.AccountError with StateNotPermitted when the
-//     password was right but no required group lists the user; any other
+//     user, several matching entries (also logged as a warning), wrong
+//     password, or an Active Directory account that is locked out (sub-code
+//     775, or the computed LOCKOUT flag): AD answers 775 whatever the
+//     password, so telling the user would reveal that the account exists.
+//     The caller cannot tell which; the log says (event login_failed,
+//     reason, ad_subcode).
+//   - (_, false, err): a *idp.AccountError when the directory knows the
+//     user but will not let them in: StateNotPermitted (no required group),
+//     and from AD's bind sub-codes, which AD sends only for the right
+//     password, StatePasswordExpired (532), StateMustChangePassword (773),
+//     StateDisabled (533), StateAccountExpired (701), StateRestricted
+//     (530, 531, 568); the same states from userAccountControl,
+//     accountExpires and pwdLastSet after a verified password. Any other
 //     error wraps idp.ErrDirectoryUnavailable (no server answered, service
 //     bind refused, TLS verification failed, timeouts).
+//
+// Config.Preset "active_directory" fills AD defaults (ADConfig): login as
+// sAMAccountName, DOMAIN\user, UPN or mail; objectGUID subject rendered as
+// a GUID string; e-mail falling back to userPrincipalName; nested groups
+// through LDAP_MATCHING_RULE_IN_CHAIN. Elsewhere nested groups are searched
+// level by level under groups.base_dn, at most groups.max_depth levels, a
+// group seen before is not searched again (cycles end). Group searches are
+// paged. NormalizeUsername gives login throttling one key per account for
+// every form of its name. Diagnose walks the login path step by step for
+// `idp ldap test`.
 //
 // Connections: Config.URLs are tried in order; a server that fails (refused,
 // hung past DialTimeout/RequestTimeout, bad certificate) is tried after the
@@ -27,7 +50,10 @@
 // certificate against CAFile (system roots when empty); plain LDAP needs
 // InsecureNoTLS. Every operation is bounded by RequestTimeout and by the
 // caller's context. A pooled connection that turns out broken is dropped and
-// the operation retried once on a fresh one. Referrals are never followed.
+// the operation retried once on a fresh one; one idle longer than
+// Config.PoolMaxIdle (default 5m, below AD's 900 s idle cut-off) is closed,
+// and one idle over 30 s is health-checked (a root DSE read) before reuse.
+// Referrals are never followed.
 //
 // Only the attributes named in Config.Attributes (and groups.user_attribute)
 // are requested, so password attributes never reach an Identity. Failed

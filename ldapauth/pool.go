@@ -15,10 +15,12 @@ const maxConnAge = 5 * time.Minute
 // or the server may have dropped it silently.
 const checkAfterIdle = 30 * time.Second
 
-// pool keeps service-account connections bound and ready for searches. At
+// pool keeps connections open and ready. The service pool's connections
+// are bound as the service account (setup) and used for searches only; the
+// bind pool's connections (no setup) are used for user binds only, so a
+// user bind never changes the identity of a connection that searches. At
 // most size are lent out at once; callers beyond that wait (bounded by
-// their context). A connection is only ever bound as the service account:
-// users bind on connections of their own.
+// their context).
 type pool struct {
 	dir   *directory
 	setup func(context.Context, *conn) error // the service bind
@@ -39,13 +41,20 @@ func newPool(dir *directory, size int, setup func(context.Context, *conn) error,
 // get returns an idle connection or dials a new one. The caller must hand
 // it back with put.
 func (p *pool) get(ctx context.Context) (*conn, error) {
+	return p.getPrefer(ctx, nil)
+}
+
+// getPrefer is get for a connection to prefer (the server that found the
+// user, so that the bind sees the same replica): idle connections to other
+// servers are closed, and a new one is dialled to prefer first.
+func (p *pool) getPrefer(ctx context.Context, prefer *server) (*conn, error) {
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	for {
-		c, err := p.takeIdle()
+		c, err := p.takeIdle(prefer)
 		if err != nil {
 			<-p.slots
 			return nil, err
@@ -58,7 +67,7 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 		}
 		c.close()
 	}
-	c, err := p.dir.dial(ctx, nil, p.setup)
+	c, err := p.dir.dial(ctx, prefer, p.setup)
 	if err != nil {
 		<-p.slots
 		return nil, err
@@ -67,10 +76,10 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 }
 
 // takeIdle pops the most recently used idle connection that still looks
-// alive. A connection the server closed while idle is noticed here (go-ldap
-// marks it closing); one that broke silently is caught by the caller's
-// retry.
-func (p *pool) takeIdle() (*conn, error) {
+// alive (and, with prefer, is to that server). A connection the server
+// closed while idle is noticed here (go-ldap marks it closing); one that
+// broke silently is caught by the caller's retry.
+func (p *pool) takeIdle(prefer *server) (*conn, error) {
 	var stale []*conn
 	defer func() {
 		for _, c := range stale {
@@ -85,7 +94,8 @@ func (p *pool) takeIdle() (*conn, error) {
 	for len(p.idle) > 0 {
 		c := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
-		if c.l.IsClosing() || p.now().Sub(c.created) > maxConnAge || (p.maxIdle > 0 && p.now().Sub(c.lastUsed) > p.maxIdle) {
+		if c.l.IsClosing() || p.now().Sub(c.created) > maxConnAge || (p.maxIdle > 0 && p.now().Sub(c.lastUsed) > p.maxIdle) ||
+			(prefer != nil && c.srv != prefer) {
 			stale = append(stale, c)
 			continue
 		}
