@@ -29,6 +29,7 @@ var commands = map[string]command{
 	"keygen":   {"generate the SAML signing key and the certificate for the SP console", cmdKeygen},
 	"selftest": {"play each configured SP against a temporary IdP before switching SSO on", cmdSelftest},
 	"version":  {"print the version", cmdVersion},
+	"ldap":     {"test the directory settings: 'idp ldap test --config FILE --user NAME'", cmdLDAP},
 }
 
 func main() {
