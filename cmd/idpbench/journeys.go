@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	crewjam "github.com/crewjam/saml"
+)
+
+// step is one timed part of a login.
+type step struct {
+	name string
+	d    time.Duration
+}
+
+// journey is one complete login by user i with a fresh browser; it returns
+// the timed steps.
+type journey func(ctx context.Context, i int, verify bool) ([]step, error)
+
+// The SP the generator plays.
+const (
+	oauthClientID     = "bench-client"
+	oauthClientSecret = "bench-secret-0123456789abcdef"
+	oauthCallback     = "https://acme.ncpworkplace.com/bench/callback"
+	spEntityID        = "ncpworkplace.com"
+	spACS             = "https://acme.ncpworkplace.com/authn/saml/acs"
+)
+
+func randomID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func isCallback(u *url.URL) bool {
+	return u.Scheme == "https" && u.Host == "acme.ncpworkplace.com"
+}
+
+// oauthJourney plays WORKPLACE's OAuth login against base: login URL →
+// form → code → token → userinfo.
+func oauthJourney(base string, tr http.RoundTripper) journey {
+	api := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	return func(ctx context.Context, i int, _ bool) ([]step, error) {
+		steps := make([]step, 0, 4)
+		b := newBrowser(tr)
+		state := randomID()
+		q := url.Values{"response_type": {"code"}, "client_id": {oauthClientID},
+			"redirect_uri": {oauthCallback}, "state": {state}}
+		t := time.Now()
+		p, err := b.get(ctx, base+"/oauth/authorize?"+q.Encode(), isCallback)
+		if err != nil {
+			return steps, err
+		}
+		steps = append(steps, step{"authorize", time.Since(t)})
+		f, err := loginForm(p, userName(i), userPassword(i))
+		if err != nil {
+			return steps, err
+		}
+		t = time.Now()
+		p, err = b.submit(ctx, p, f, isCallback)
+		if err != nil {
+			return steps, err
+		}
+		steps = append(steps, step{"login_submit", time.Since(t)})
+		cb, err := url.Parse(p.location)
+		if p.location == "" || err != nil || cb.Query().Get("state") != state || cb.Query().Get("code") == "" {
+			return steps, fmt.Errorf("%w: login answered HTTP %d without a code redirect", errJourney, p.status)
+		}
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		t = time.Now()
+		if err := postForm(ctx, api, base+"/oauth/token", url.Values{"grant_type": {"authorization_code"},
+			"client_id": {oauthClientID}, "client_secret": {oauthClientSecret},
+			"code": {cb.Query().Get("code")}, "state": {state}}, &tok); err != nil {
+			return steps, err
+		}
+		steps = append(steps, step{"token", time.Since(t)})
+		var ui map[string]any
+		t = time.Now()
+		if err := postForm(ctx, api, base+"/oauth/userinfo", url.Values{"client_id": {oauthClientID},
+			"client_secret": {oauthClientSecret}, "access_token": {tok.AccessToken}}, &ui); err != nil {
+			return steps, err
+		}
+		steps = append(steps, step{"userinfo", time.Since(t)})
+		if got, _ := ui["email_id"].(string); !strings.EqualFold(got, userMail(i)) {
+			return steps, fmt.Errorf("%w: userinfo email_id %q, want %q", errJourney, got, userMail(i))
+		}
+		return steps, nil
+	}
+}
+
+func postForm(ctx context.Context, hc *http.Client, u string, form url.Values, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errJourney, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w: %s: HTTP %d", errJourney, req.URL.Path, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%w: %s: %v", errJourney, req.URL.Path, err)
+	}
+	return nil
+}
+
+// samlIdP is a SAML IdP under test: where its SSO endpoint is and how to
+// check what it signs.
+type samlIdP struct {
+	ssoURL   string
+	entityID string
+	cert     *x509.Certificate
+}
+
+// authnRequest is WORKPLACE's AuthnRequest for the HTTP-Redirect binding.
+func authnRequest(id string, now time.Time) string {
+	x := fmt.Sprintf(`<saml2p:AuthnRequest xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol" AssertionConsumerServiceURL="%s" ID="%s" IssueInstant="%s" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" ProviderName="ncpworkplace.com" Version="2.0"><saml2:Issuer xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion">%s</saml2:Issuer><saml2p:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"/></saml2p:AuthnRequest>`,
+		spACS, id, now.UTC().Format("2006-01-02T15:04:05.000Z"), spEntityID)
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, flate.DefaultCompression)
+	_, _ = w.Write([]byte(x))
+	_ = w.Close()
+	return base64.StdEncoding.EncodeToString(b.Bytes())
+}
+
+// serviceProvider is the SP that verifies sampled Responses with only the
+// IdP's certificate.
+func (s samlIdP) serviceProvider() *crewjam.ServiceProvider {
+	acs, _ := url.Parse(spACS)
+	md := &crewjam.EntityDescriptor{EntityID: s.entityID, IDPSSODescriptors: []crewjam.IDPSSODescriptor{{
+		SSODescriptor: crewjam.SSODescriptor{RoleDescriptor: crewjam.RoleDescriptor{
+			ProtocolSupportEnumeration: "urn:oasis:names:tc:SAML:2.0:protocol",
+			KeyDescriptors: []crewjam.KeyDescriptor{{Use: "signing", KeyInfo: crewjam.KeyInfo{
+				X509Data: crewjam.X509Data{X509Certificates: []crewjam.X509Certificate{
+					{Data: base64.StdEncoding.EncodeToString(s.cert.Raw)}}}}}},
+		}},
+	}}}
+	return &crewjam.ServiceProvider{EntityID: spEntityID, AcsURL: *acs, IDPMetadata: md}
+}
+
+// samlJourney plays WORKPLACE's SAML login: AuthnRequest by redirect →
+// form → auto-POST page with the Response. With verify, the Response is
+// checked as the SP would (signatures, issuer, audience, InResponseTo).
+func samlJourney(idp samlIdP, tr http.RoundTripper) journey {
+	sp := idp.serviceProvider()
+	acs, _ := url.Parse(spACS)
+	return func(ctx context.Context, i int, verify bool) ([]step, error) {
+		steps := make([]step, 0, 3)
+		b := newBrowser(tr)
+		id := "_" + randomID()
+		relay := randomID()
+		q := url.Values{"SAMLRequest": {authnRequest(id, time.Now())}, "RelayState": {relay}}
+		t := time.Now()
+		p, err := b.get(ctx, idp.ssoURL+"?"+q.Encode(), nil)
+		if err != nil {
+			return steps, err
+		}
+		steps = append(steps, step{"sso", time.Since(t)})
+		f, err := loginForm(p, userName(i), userPassword(i))
+		if err != nil {
+			return steps, err
+		}
+		t = time.Now()
+		p, err = b.submit(ctx, p, f, nil)
+		if err != nil {
+			return steps, err
+		}
+		steps = append(steps, step{"login_submit", time.Since(t)})
+		var resp64 string
+		for _, f := range forms(p.body, p.url) {
+			if v := f.values.Get("SAMLResponse"); v != "" && f.action.String() == spACS && f.values.Get("RelayState") == relay {
+				resp64 = v
+			}
+		}
+		if resp64 == "" {
+			return steps, fmt.Errorf("%w: HTTP %d page without the auto-POST form to the ACS", errJourney, p.status)
+		}
+		raw, err := base64.StdEncoding.DecodeString(resp64)
+		if err != nil {
+			return steps, fmt.Errorf("%w: SAMLResponse: %v", errJourney, err)
+		}
+		if !bytes.Contains(raw, []byte("urn:oasis:names:tc:SAML:2.0:status:Success")) ||
+			!bytes.Contains(bytes.ToLower(raw), []byte(userMail(i))) {
+			return steps, fmt.Errorf("%w: Response is not a success for %s", errJourney, userName(i))
+		}
+		if verify {
+			t = time.Now()
+			a, err := sp.ParseXMLResponse(raw, []string{id}, *acs)
+			if err != nil {
+				var ie *crewjam.InvalidResponseError
+				if asInvalid(err, &ie) {
+					err = ie.PrivateErr
+				}
+				return steps, fmt.Errorf("%w: SP refused the Response: %v", errJourney, err)
+			}
+			if !strings.EqualFold(a.Subject.NameID.Value, userMail(i)) {
+				return steps, fmt.Errorf("%w: NameID %q", errJourney, a.Subject.NameID.Value)
+			}
+			steps = append(steps, step{"sp_verify", time.Since(t)})
+		}
+		return steps, nil
+	}
+}
+
+func asInvalid(err error, target **crewjam.InvalidResponseError) bool {
+	ie, ok := err.(*crewjam.InvalidResponseError)
+	if ok {
+		*target = ie
+	}
+	return ok
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+type rssSample struct {
+	Seconds float64 `json:"seconds"`
+	Logins  int64   `json:"logins"`
+	RSSKB   int64   `json:"rss_kb"`
+	AnonKB  int64   `json:"rss_anon_kb"`
+}
+
+// memoryResult is the sessions and soak part.
+type memoryResult struct {
+	Sessions        int         `json:"sessions_target"`
+	SessionsCreated int64       `json:"sessions_created"`
+	FillSeconds     float64     `json:"fill_seconds"`
+	RSSKB           int64       `json:"rss_kb"`
+	AnonKB          int64       `json:"rss_anon_kb"`
+	SoakRate        float64     `json:"soak_rate"`
+	SoakSeconds     float64     `json:"soak_seconds"`
+	Samples         []rssSample `json:"soak_samples,omitempty"`
+	Soak            *cellResult `json:"soak,omitempty"`
+}
+
+// report is everything written to bench/results.
+type report struct {
+	Started    time.Time         `json:"started"`
+	Finished   time.Time         `json:"finished"`
+	Host       string            `json:"host"`
+	Machine    map[string]string `json:"machine"`
+	Versions   map[string]string `json:"versions"`
+	Command    string            `json:"command"`
+	Pinning    string            `json:"pinning"`
+	LoadBefore string            `json:"loadavg_before"`
+	LoadAfter  string            `json:"loadavg_after"`
+	ColdStarts []float64         `json:"cold_start_ms"`
+	Cells      []cellResult      `json:"cells"`
+	Memory     memoryResult      `json:"memory"`
+	coldStarts []float64
+	bin        string
+}
+
+func newReport(o options, idpCPUs, peerCPUs string) *report {
+	r := &report{Machine: map[string]string{}, Versions: map[string]string{}, bin: o.bin}
+	r.Host, _ = os.Hostname()
+	r.Command = "idpbench " + strings.Join(os.Args[1:], " ")
+	r.Pinning = "none (fewer than 2 CPUs or -pin=false)"
+	if idpCPUs != "" {
+		r.Pinning = fmt.Sprintf("IdP under test on CPU %s; slapd and the generator on CPU %s (taskset)", idpCPUs, peerCPUs)
+	}
+	return r
+}
+
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return s
+}
+
+func cmdOut(name string, args ...string) string {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil && len(out) == 0 {
+		return "unavailable"
+	}
+	return firstLine(out)
+}
+
+func (r *report) start() {
+	r.Started = time.Now()
+	r.LoadBefore = loadavg()
+	r.Machine["cpus"] = fmt.Sprint(runtime.NumCPU())
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				r.Machine["cpu_model"] = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		r.Machine["memory"] = strings.Join(strings.Fields(firstLine(b))[1:], " ")
+	}
+	r.Machine["kernel"] = cmdOut("uname", "-sr")
+	r.Versions["go (generator)"] = runtime.Version()
+	r.Versions["idp"] = cmdOut(r.bin, "version")
+	r.Versions["slapd"] = cmdOut("dpkg-query", "-W", "-f=${Version}", "slapd")
+}
+
+func (r *report) finish() {
+	r.Finished = time.Now()
+	r.LoadAfter = loadavg()
+	r.ColdStarts = r.coldStarts
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func (r *report) add(c cellResult) { r.Cells = append(r.Cells, c) }
+
+func (c cellResult) summary() string {
+	l := c.Steps["login"]
+	return fmt.Sprintf("%-5s %-6s users=%-6d c=%-3d %7.1f logins/s  login p50 %6.1f p99 %6.1f ms  errors %d  IdP %.2f ms CPU/login  slapd %.2f",
+		c.Target, c.Mode, c.Users, c.Concurrency, c.LoginsPerSec, l.P50, l.P99, c.Errors, c.IdPCPUms, c.SlapdCPUms)
+}
+
+// write prints the Markdown report and saves it with the JSON next to it.
+func (r *report) write(stdout io.Writer, dir string) error {
+	md := r.markdown()
+	fmt.Fprintln(stdout, md)
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	base := filepath.Join(dir, r.Started.Format("2006-01-02T1504")+"-"+r.Host)
+	js, _ := json.MarshalIndent(r, "", "  ")
+	if err := os.WriteFile(base+".json", js, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(base+".md", []byte(md), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "written: %s.md, %s.json\n", base, base)
+	return nil
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# idpbench %s on %s\n\n", r.Started.Format("2006-01-02 15:04"), r.Host)
+	fmt.Fprintf(&b, "- command: `%s`\n- machine: %s CPUs (%s), %s, %s\n- pinning: %s\n- load average before / after: %s / %s\n",
+		r.Command, r.Machine["cpus"], r.Machine["cpu_model"], r.Machine["memory"], r.Machine["kernel"], r.Pinning, r.LoadBefore, r.LoadAfter)
+	for _, k := range sortedKeys(r.Versions) {
+		fmt.Fprintf(&b, "- %s: %s\n", k, r.Versions[k])
+	}
+	fmt.Fprintf(&b, "- cold start to /readyz 200 (ms, each IdP start): %v\n\n", fmtList(r.ColdStarts))
+	b.WriteString("| target | mode | users | conc | logins/s | errors | IdP CPU ms/login | slapd CPU ms/login | IdP cores busy | IdP RSS MiB | step p50 / p90 / p99 ms |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, c := range r.Cells {
+		var steps []string
+		for _, n := range c.StepOrder {
+			p := c.Steps[n]
+			steps = append(steps, fmt.Sprintf("%s %.1f / %.1f / %.1f", n, p.P50, p.P90, p.P99))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.0f | %d | %.2f | %.2f | %.2f | %.1f | %s |\n", c.Target, c.Mode, c.Users, c.Concurrency,
+			c.LoginsPerSec, c.Errors, c.IdPCPUms, c.SlapdCPUms, c.IdPCPUUtil, float64(c.IdPRSSKB)/1024, strings.Join(steps, "; "))
+	}
+	for _, c := range r.Cells {
+		for _, e := range c.ErrorSamples {
+			fmt.Fprintf(&b, "\nerror sample (%s %s c=%d): %s", c.Target, c.Mode, c.Concurrency, e)
+		}
+	}
+	b.WriteString("\n")
+	if tu := r.tokenUserinfo(); tu != "" {
+		b.WriteString(tu)
+	}
+	b.WriteString(r.comparison())
+	m := r.Memory
+	if m.Sessions > 0 {
+		fmt.Fprintf(&b, "\n## Memory\n\n- %d live SSO sessions (created in %.0f s): IdP RSS %.1f MiB (anonymous %.1f MiB; the rest is mapped files: binary, bbolt)\n",
+			m.SessionsCreated, m.FillSeconds, float64(m.RSSKB)/1024, float64(m.AnonKB)/1024)
+	}
+	if m.Soak != nil {
+		fmt.Fprintf(&b, "- soak: %.0f s at %.0f logins/s target (%.0f achieved, %d errors); RSS MiB over time:", m.SoakSeconds, m.SoakRate, m.Soak.LoginsPerSec, m.Soak.Errors)
+		for _, s := range m.Samples {
+			fmt.Fprintf(&b, " %.0fs:%.1f", s.Seconds, float64(s.RSSKB)/1024)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// tokenUserinfo is the SP's back-channel latency at each concurrency.
+func (r *report) tokenUserinfo() string {
+	var b strings.Builder
+	for _, c := range r.Cells {
+		if c.Mode != "oauth" {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("\n## OAuth back channel (the SP's 1 s connect / 3 s read budget)\n\n| users | conc | token p99 ms | userinfo p99 ms |\n|---|---|---|---|\n")
+		}
+		fmt.Fprintf(&b, "| %d | %d | %.1f | %.1f |\n", c.Users, c.Concurrency, c.Steps["token"].P99, c.Steps["userinfo"].P99)
+	}
+	return b.String()
+}
+
+func fmtList(v []float64) string {
+	var s []string
+	for _, x := range v {
+		s = append(s, fmt.Sprintf("%.0f", x))
+	}
+	return strings.Join(s, ", ")
+}
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// transport is the generator's HTTP client side: kept-alive connections,
+// enough idle ones for every worker. Each new connection comes from the next
+// of 250 loopback addresses (127.0.1.1-250), so that the IdP sees many
+// clients, as it does from a company's browsers, rather than one address
+// whose per-IP limits a real office would never share at this rate.
+func transport(conc int) *http.Transport {
+	var next atomic.Uint32
+	return &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			n := next.Add(1)%250 + 1
+			d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(n))}}
+			return d.DialContext(ctx, network, addr)
+		},
+		MaxIdleConns:        4 * conc,
+		MaxIdleConnsPerHost: 4 * conc,
+		IdleConnTimeout:     30 * time.Second,
+		DisableCompression:  true,
+	}
+}
+
+func (b *bench) run(ctx context.Context) error {
+	b.report.start()
+	b.logf("slapd: loading %d users", b.o.users)
+	sl, err := startSlapd(ctx, filepath.Join(b.dir, "slapd"), b.o.users, b.peerCPUs)
+	if err != nil {
+		return err
+	}
+	defer sl.stop()
+	for _, mode := range b.o.modes {
+		if err := b.ourCells(ctx, sl, mode, b.o.users, b.o.concurrency); err != nil {
+			return err
+		}
+	}
+	if b.o.sessions > 0 || b.o.soak > 0 {
+		if err := b.memory(ctx, sl); err != nil {
+			return err
+		}
+	}
+	if b.o.compare {
+		if err := b.compareSSP(ctx, sl); err != nil {
+			return err
+		}
+	}
+	top := slices.Max(b.o.concurrency)
+	for _, n := range b.o.scale {
+		b.logf("slapd: loading %d users", n)
+		s2, err := startSlapd(ctx, filepath.Join(b.dir, fmt.Sprintf("slapd-%d", n)), n, b.peerCPUs)
+		if err != nil {
+			return err
+		}
+		for _, mode := range []string{"oauth", "saml"} {
+			if err := b.ourCells(ctx, s2, mode, n, []int{top}); err != nil {
+				s2.stop()
+				return err
+			}
+		}
+		s2.stop()
+	}
+	b.report.finish()
+	return b.report.write(b.out, b.o.out)
+}
+
+// ourCells starts a fresh IdP (cold start measured) and runs mode at each
+// concurrency.
+func (b *bench) ourCells(ctx context.Context, sl *slapd, mode string, users int, conc []int) error {
+	idp, err := b.startOurs(ctx, sl, mode == "saml1")
+	if err != nil {
+		return err
+	}
+	defer idp.stop()
+	b.report.coldStarts = append(b.report.coldStarts, ms(idp.ColdStart))
+	b.logf("ours %s: ready in %.0f ms", mode, ms(idp.ColdStart))
+	top := slices.Max(conc)
+	for _, c := range conc {
+		j := b.ourJourney(idp, mode, c)
+		cc := cellConfig{concurrency: c, warmup: b.o.warmup, duration: b.o.duration,
+			users: users, verifyEvery: b.o.verifyEvery}
+		var profiled chan error
+		if b.o.profile != "" && c == top {
+			profiled = make(chan error, 1)
+			path := filepath.Join(b.o.profile, fmt.Sprintf("%s-%s-%d-c%d.pprof", b.report.Started.Format("2006-01-02T1504"), mode, users, c))
+			cc.atWindow = func() {
+				profiled <- fetchProfile(ctx, idp.pprofAddr, max64(b.o.duration-time.Second, time.Second), path)
+				b.logf("profile: %s", path)
+			}
+		}
+		r := runCell(ctx, j, cc, watched{idp: idp.pid(), slapd: sl.pid()})
+		if profiled != nil {
+			if err := <-profiled; err != nil {
+				return err
+			}
+		}
+		r.Target, r.Mode = "ours", mode
+		b.logf("%s", r.summary())
+		b.report.add(r)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (b *bench) startOurs(ctx context.Context, sl *slapd, oneSignature bool) (*ourIdP, error) {
+	o := idpOptions{bin: b.o.bin, dir: filepath.Join(b.dir, "ours"), cpus: b.idpCPUs,
+		ldapURL: sl.URL, keyFile: b.keyFile, certFile: b.certFile, poolSize: b.o.poolSize,
+		oneSignature: oneSignature, logLevel: b.o.logLevel, store: b.o.store}
+	if b.o.profile != "" {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		o.pprofAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		if err := os.MkdirAll(b.o.profile, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	idp, err := startOurs(ctx, o)
+	if idp != nil {
+		idp.pprofAddr = o.pprofAddr
+	}
+	return idp, err
+}
+
+func (b *bench) ourJourney(idp *ourIdP, mode string, conc int) journey {
+	tr := transport(conc)
+	if mode == "oauth" {
+		return oauthJourney(idp.URL, tr)
+	}
+	return samlJourney(samlIdP{ssoURL: idp.URL + "/saml/sso", entityID: idp.EntityID, cert: b.cert}, tr)
+}
+
+// memory fills the IdP with live SSO sessions, reads its RSS, then soaks
+// at a fraction of the maximum OAuth rate and samples RSS.
+func (b *bench) memory(ctx context.Context, sl *slapd) error {
+	idp, err := b.startOurs(ctx, sl, false)
+	if err != nil {
+		return err
+	}
+	defer idp.stop()
+	w := watched{idp: idp.pid(), slapd: sl.pid()}
+	top := slices.Max(b.o.concurrency)
+	m := &b.report.Memory
+	m.Sessions = b.o.sessions
+	if b.o.sessions > 0 {
+		b.logf("memory: creating %d SSO sessions", b.o.sessions)
+		j := oauthJourney(idp.URL, transport(top))
+		start := time.Now()
+		done := make(chan struct{})
+		cctx, cancel := context.WithCancel(ctx)
+		var r cellResult
+		go func() {
+			defer close(done)
+			r = runCell(cctx, j, cellConfig{concurrency: top, duration: 30 * time.Minute, users: b.o.users,
+				sampleEvery: 200 * time.Millisecond, sample: func(_ time.Duration, n int64) {
+					if n >= int64(b.o.sessions) {
+						cancel()
+					}
+				}}, w)
+		}()
+		<-done
+		cancel()
+		m.SessionsCreated = r.Logins
+		m.FillSeconds = time.Since(start).Seconds()
+		time.Sleep(2 * time.Second) // let the server go idle
+		m.RSSKB, m.AnonKB = rssKB(idp.pid())
+		b.logf("memory: %d sessions, RSS %d KiB (anonymous %d KiB)", r.Logins, m.RSSKB, m.AnonKB)
+	}
+	if b.o.soak <= 0 {
+		return nil
+	}
+	max := 0.0
+	for _, r := range b.report.Cells {
+		if r.Target == "ours" && r.Mode == "oauth" && r.Users == b.o.users {
+			max = maxf(max, r.LoginsPerSec)
+		}
+	}
+	if max == 0 {
+		return fmt.Errorf("idpbench: -soak needs the oauth mode measured first")
+	}
+	m.SoakRate = max * b.o.soakFraction
+	m.SoakSeconds = b.o.soak.Seconds()
+	b.logf("soak: %.0f logins/s for %s", m.SoakRate, b.o.soak)
+	every := max64(b.o.soak/20, time.Second)
+	r := runCell(ctx, oauthJourney(idp.URL, transport(top)), cellConfig{concurrency: top, duration: b.o.soak,
+		users: b.o.users, rate: m.SoakRate, sampleEvery: every, sample: func(el time.Duration, n int64) {
+			rss, anon := rssKB(idp.pid())
+			m.Samples = append(m.Samples, rssSample{Seconds: el.Seconds(), Logins: n, RSSKB: rss, AnonKB: anon})
+		}}, w)
+	r.Target, r.Mode = "ours", "oauth-soak"
+	m.Soak = &r
+	b.logf("%s", r.summary())
+	return nil
+}
+
+func maxf(a, b float64) float64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func max64(a, b time.Duration) time.Duration {
+	if a > b {
+		return a
+	}
+	return b
+}
