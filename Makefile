@@ -7,8 +7,16 @@ LDFLAGS := -X main.version=$(VERSION)
 # Samba AD DC (ldapauth's Active Directory tests): samba and the packages
 # its `samba-tool domain provision` needs.
 TEST_PKGS := slapd ldap-utils xmlsec1 samba samba-ad-provision samba-dsdb-modules samba-vfs-modules
+# Browser tests (cmd/idp/browser_*_test.go): Debian's chromium (about 80 MB
+# to download; never a browser fetched by a test tool), a Korean font for
+# true-to-life screenshots, and npm for axe-core.
+TEST_PKGS += chromium fonts-nanum npm
+# axe-core, the accessibility checker the browser tests inject, from npm.
+AXE_VERSION := 4.14.1
+AXE_DIR     := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/idp-test/axe-core-$(AXE_VERSION)
+AXE_JS      := $(AXE_DIR)/node_modules/axe-core/axe.min.js
 
-.PHONY: all build run test test-deps test-go fuzz-smoke fuzz bench lint clean help
+.PHONY: all build run test test-deps test-go fuzz-smoke fuzz bench lint clean help screenshots
 
 all: build
 
@@ -18,6 +26,7 @@ help:
 	@echo "make build  build bin/idp"
 	@echo "make bench  run the benchmarks and print figures"
 	@echo "make fuzz   run each fuzz target for longer"
+	@echo "make screenshots  play the browser journeys; refresh docs/screenshots/"
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/idp
@@ -35,6 +44,9 @@ test-deps:
 	command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
 	command -v ldapsearch >/dev/null 2>&1 || missing="$$missing ldap-utils"; \
 	command -v xmlsec1 >/dev/null 2>&1 || missing="$$missing xmlsec1"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -e /usr/share/fonts/truetype/nanum/NanumGothic.ttf ] || missing="$$missing fonts-nanum"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	command -v samba-tool >/dev/null 2>&1 || missing="$$missing samba"; \
 	[ -d /usr/share/samba/setup/ad-schema ] || missing="$$missing samba-ad-provision"; \
 	ls /usr/lib/*/samba/ldb/samba_dsdb.so >/dev/null 2>&1 || missing="$$missing samba-dsdb-modules"; \
@@ -48,9 +60,19 @@ test-deps:
 	  rc=$$?; $$SUDO rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	fi
 	$(GO) mod download
+	@test -f "$(AXE_JS)" || npm install --prefix "$(AXE_DIR)" --no-save --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION)
 
 test-go:
-	IDP_REQUIRE_PEERS=1 $(GO) test -race -count=1 -timeout 10m ./...
+	IDP_REQUIRE_PEERS=1 IDP_AXE_JS="$(AXE_JS)" $(GO) test -race -count=1 -timeout 10m ./...
+
+# screenshots: play the browser journeys (cmd/idp/browser_*_test.go) and
+# refresh the README's login page screenshots (Korean, phone and desktop) in
+# docs/screenshots/; every journey's screenshots are in bin/screenshots/.
+screenshots: test-deps
+	rm -rf bin/screenshots
+	IDP_REQUIRE_PEERS=1 IDP_AXE_JS="$(AXE_JS)" IDP_SCREENSHOT_DIR="$(CURDIR)/bin/screenshots" $(GO) test -count=1 -run '^TestBrowserJourneys$$' ./cmd/idp
+	mkdir -p docs/screenshots
+	cp bin/screenshots/login-ko-phone.png bin/screenshots/login-ko-desktop.png docs/screenshots/
 
 # A few seconds per fuzz target on every test run; `make fuzz` runs longer.
 FUZZ_TARGETS := $(shell grep -rl --include='*_test.go' '^func Fuzz' . 2>/dev/null | xargs -r dirname | sort -u)

@@ -100,17 +100,29 @@ func adSetup(t *testing.T, dc *sambatest.DC) (err error) {
 		go func() { defer wg.Done(); tool(args...) }()
 	}
 	wg.Wait()
-	for _, g := range []string{"sso-users", "sso-team", "cycle-a", "cycle-b", "loop-x", "loop-y"} {
-		tool("group", "add", g)
+	// samba-tool is mostly Python start-up: run independent calls side by side.
+	parallel := func(calls ...[]string) {
+		var wg sync.WaitGroup
+		for _, args := range calls {
+			wg.Add(1)
+			go func() { defer wg.Done(); tool(args...) }()
+		}
+		wg.Wait()
 	}
-	tool("group", "addmembers", "sso-team", "alice")
-	tool("group", "addmembers", "sso-users", "sso-team,cycle-b")
-	tool("group", "addmembers", "cycle-a", "carol,cycle-b")
-	tool("group", "addmembers", "cycle-b", "cycle-a")
-	tool("group", "addmembers", "loop-x", "dave,loop-y")
-	tool("group", "addmembers", "loop-y", "loop-x")
-	tool("user", "disable", adDis.name)
-	tool("user", "setexpiry", adAcctExp.name, "--days=0")
+	var adds [][]string
+	for _, g := range []string{"sso-users", "sso-team", "cycle-a", "cycle-b", "loop-x", "loop-y"} {
+		adds = append(adds, []string{"group", "add", g})
+	}
+	adds = append(adds, []string{"user", "disable", adDis.name}, []string{"user", "setexpiry", adAcctExp.name, "--days=0"})
+	parallel(adds...)
+	parallel(
+		[]string{"group", "addmembers", "sso-team", "alice"},
+		[]string{"group", "addmembers", "sso-users", "sso-team,cycle-b"},
+		[]string{"group", "addmembers", "cycle-a", "carol,cycle-b"},
+		[]string{"group", "addmembers", "cycle-b", "cycle-a"},
+		[]string{"group", "addmembers", "loop-x", "dave,loop-y"},
+		[]string{"group", "addmembers", "loop-y", "loop-x"},
+	)
 	// The domain's passwords expire after 42 days: date pwdexp's back.
 	dc.SetPasswordChanged(t, adDN(adPwdExp.name), adPwdExp.password, time.Now().Add(-60*24*time.Hour))
 	// Lock "locked" out: LockoutThreshold wrong passwords, straight to AD.

@@ -56,6 +56,7 @@ func (s *Server) loginPage(c echo.Context) error {
 			return s.flowGone(c, err)
 		}
 		d.FlowID, d.SPName, d.Username = f.ID, f.SPName, f.LoginHint
+		s.allowFlowFormAction(c, f)
 		if d.SPName == "" {
 			d.SPName = f.SP
 		}
@@ -121,6 +122,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 			return s.flowGone(c, err)
 		}
 		flow = f
+		s.allowFlowFormAction(c, f)
 		d.SPName = f.SPName
 		if d.SPName == "" {
 			d.SPName = f.SP

@@ -1,0 +1,30 @@
+package oauthsso
+
+import (
+	"encoding/json"
+	"net/url"
+
+	"github.com/ncp-sso/idp/idp"
+	"github.com/ncp-sso/idp/idp/server"
+)
+
+var _ server.FormActionOriginer = (*Provider)(nil)
+
+// FormActionOrigin implements server.FormActionOriginer: the origin of the
+// Flow's redirect_uri, which was checked against the client's allowlist when
+// the login request arrived. The login page's CSP must allow it, because the
+// code redirect answers the login form's POST.
+func (p *Provider) FormActionOrigin(f idp.Flow) string {
+	if f.Protocol != ProtocolName {
+		return ""
+	}
+	var pl flowPayload
+	if json.Unmarshal(f.Payload, &pl) != nil {
+		return ""
+	}
+	u, err := url.Parse(pl.RedirectURI)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
