@@ -43,17 +43,19 @@ type report struct {
 	Versions   map[string]string `json:"versions"`
 	Command    string            `json:"command"`
 	Pinning    string            `json:"pinning"`
+	Store      string            `json:"idp_store"`
 	LoadBefore string            `json:"loadavg_before"`
 	LoadAfter  string            `json:"loadavg_after"`
 	ColdStarts []float64         `json:"cold_start_ms"`
 	Cells      []cellResult      `json:"cells"`
 	Memory     memoryResult      `json:"memory"`
+	Error      string            `json:"error,omitempty"`
 	coldStarts []float64
 	bin        string
 }
 
 func newReport(o options, idpCPUs, peerCPUs string) *report {
-	r := &report{Machine: map[string]string{}, Versions: map[string]string{}, bin: o.bin}
+	r := &report{Machine: map[string]string{}, Versions: map[string]string{}, bin: o.bin, Store: o.store}
 	r.Host, _ = os.Hostname()
 	r.Command = "idpbench " + strings.Join(os.Args[1:], " ")
 	r.Pinning = "none (fewer than 2 CPUs or -pin=false)"
@@ -145,12 +147,16 @@ func (r *report) write(stdout io.Writer, dir string) error {
 func (r *report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# idpbench %s on %s\n\n", r.Started.Format("2006-01-02 15:04"), r.Host)
-	fmt.Fprintf(&b, "- command: `%s`\n- machine: %s CPUs (%s), %s, %s\n- pinning: %s\n- load average before / after: %s / %s\n",
-		r.Command, r.Machine["cpus"], r.Machine["cpu_model"], r.Machine["memory"], r.Machine["kernel"], r.Pinning, r.LoadBefore, r.LoadAfter)
+	fmt.Fprintf(&b, "- command: `%s`\n- machine: %s CPUs (%s), %s, %s\n- pinning: %s\n- our IdP's store: %s\n- load average before / after: %s / %s\n",
+		r.Command, r.Machine["cpus"], r.Machine["cpu_model"], r.Machine["memory"], r.Machine["kernel"], r.Pinning, r.Store, r.LoadBefore, r.LoadAfter)
 	for _, k := range sortedKeys(r.Versions) {
 		fmt.Fprintf(&b, "- %s: %s\n", k, r.Versions[k])
 	}
-	fmt.Fprintf(&b, "- cold start to /readyz 200 (ms, each IdP start): %v\n\n", fmtList(r.ColdStarts))
+	fmt.Fprintf(&b, "- cold start to /readyz 200 (ms, each IdP start): %v\n", fmtList(r.ColdStarts))
+	if r.Error != "" {
+		fmt.Fprintf(&b, "- **stopped early**: %s\n", r.Error)
+	}
+	b.WriteString("\n")
 	b.WriteString("| target | mode | users | conc | logins/s | errors | IdP CPU ms/login | slapd CPU ms/login | IdP cores busy | IdP RSS MiB | step p50 / p90 / p99 ms |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range r.Cells {
 		var steps []string

@@ -32,8 +32,22 @@ func transport(conc int) *http.Transport {
 	}
 }
 
+// run measures everything asked for; the report is written even when a
+// later part fails, with the error in it.
 func (b *bench) run(ctx context.Context) error {
 	b.report.start()
+	err := b.measure(ctx)
+	if err != nil {
+		b.report.Error = err.Error()
+	}
+	b.report.finish()
+	if werr := b.report.write(b.out, b.o.out); werr != nil && err == nil {
+		err = werr
+	}
+	return err
+}
+
+func (b *bench) measure(ctx context.Context) error {
 	b.logf("slapd: loading %d users", b.o.users)
 	sl, err := startSlapd(ctx, filepath.Join(b.dir, "slapd"), b.o.users, b.peerCPUs)
 	if err != nil {
@@ -70,8 +84,7 @@ func (b *bench) run(ctx context.Context) error {
 		}
 		s2.stop()
 	}
-	b.report.finish()
-	return b.report.write(b.out, b.o.out)
+	return nil
 }
 
 // ourCells starts a fresh IdP (cold start measured) and runs mode at each
