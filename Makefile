@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Debian packages the tests drive as real peers.
 # Samba AD DC (ldapauth's Active Directory tests): samba and the packages
 # its `samba-tool domain provision` needs.
-TEST_PKGS := slapd ldap-utils xmlsec1 samba samba-ad-provision samba-dsdb-modules samba-vfs-modules
+TEST_PKGS := slapd ldap-utils xmlsec1 redis-server samba samba-ad-provision samba-dsdb-modules samba-vfs-modules
 # Browser tests (cmd/idp/browser_*_test.go): Debian's chromium (about 80 MB
 # to download; never a browser fetched by a test tool), a Korean font for
 # true-to-life screenshots, and npm for axe-core.
@@ -44,6 +44,7 @@ test-deps:
 	command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
 	command -v ldapsearch >/dev/null 2>&1 || missing="$$missing ldap-utils"; \
 	command -v xmlsec1 >/dev/null 2>&1 || missing="$$missing xmlsec1"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	[ -e /usr/share/fonts/truetype/nanum/NanumGothic.ttf ] || missing="$$missing fonts-nanum"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \

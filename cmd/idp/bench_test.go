@@ -31,6 +31,13 @@ import (
 
 func benchServer(b *testing.B, withSAML bool) string {
 	b.Helper()
+	return benchServers(b, withSAML, fmt.Sprintf("path: %q", filepath.Join(b.TempDir(), "idp.db")), 1)[0]
+}
+
+// benchServers starts n servers that share one directory, the SAML key
+// files and the store described by storeYAML (the `store:` section's body).
+func benchServers(b *testing.B, withSAML bool, storeYAML string, n int) []string {
+	b.Helper()
 	sl, ou := directoryFixtureTB(b)
 	extra := ""
 	if withSAML {
@@ -49,7 +56,7 @@ func benchServer(b *testing.B, withSAML bool) string {
 server:
   public_url: "https://sso.example.test"
 store:
-  path: %q
+  %s
 ldap:
   urls: [%q]
   ca_file: %q
@@ -61,12 +68,16 @@ ldap:
 oauth:
   clients:
     - {name: wp, client_id: wp-client, client_secret: "wp-secret-0123456789", profile: workplace, company: acme}
-%s`, filepath.Join(b.TempDir(), "idp.db"), sl.URL, sl.CAFile, ou, ou, extra)
-	cfg, err := config.Parse(strings.NewReader(yaml), func(string) (string, bool) { return "", false })
-	if err != nil {
-		b.Fatal(err)
+%s`, storeYAML, sl.URL, sl.CAFile, ou, ou, extra)
+	var bases []string
+	for range n {
+		cfg, err := config.Parse(strings.NewReader(yaml), func(string) (string, bool) { return "", false })
+		if err != nil {
+			b.Fatal(err)
+		}
+		bases = append(bases, startServer(b, cfg))
 	}
-	return startServer(b, cfg)
+	return bases
 }
 
 // latencies collects step durations from many goroutines.
@@ -97,8 +108,10 @@ func (l *latencies) report(b *testing.B, names ...string) {
 	}
 }
 
-func BenchmarkOAuthJourney(b *testing.B) {
-	base := benchServer(b, false)
+func BenchmarkOAuthJourney(b *testing.B) { benchOAuth(b, benchServer(b, false)) }
+
+// benchOAuth runs the OAuth journey benchmark against base.
+func benchOAuth(b *testing.B, base string) {
 	var lat latencies
 	var failed atomic.Int64
 	b.SetParallelism(32)
@@ -133,8 +146,10 @@ func BenchmarkOAuthJourney(b *testing.B) {
 	lat.report(b, "login", "login_submit", "token", "userinfo", "token+userinfo")
 }
 
-func BenchmarkSAMLJourney(b *testing.B) {
-	base := benchServer(b, true)
+func BenchmarkSAMLJourney(b *testing.B) { benchSAML(b, benchServer(b, true)) }
+
+// benchSAML runs the SAML journey benchmark against base.
+func benchSAML(b *testing.B, base string) {
 	acs := "https://acme.ncpworkplace.com/authn/saml/acs"
 	var lat latencies
 	var failed, seq atomic.Int64

@@ -196,6 +196,9 @@ func certExpiry(what string, c *x509.Certificate, now time.Time, fix string) che
 // checkStore proves the state directory is writable without opening the
 // database: a running server holds its lock.
 func checkStore(cfg *config.Config) checkResult {
+	if cfg.Store.Backend == store.BackendRedis {
+		return checkRedis(cfg.Store.Redis)
+	}
 	if cfg.Store.Backend == store.BackendMemory {
 		return checkResult{ok: true, warn: true, what: "state store", detail: "memory: sessions and codes are lost on restart", fix: "use store.backend: bolt in production"}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/ncp-sso/idp/idp/store"
 	"github.com/ncp-sso/idp/idp/store/boltstore"
 	"github.com/ncp-sso/idp/idp/store/memory"
+	"github.com/ncp-sso/idp/idp/store/redisstore"
 	"github.com/ncp-sso/idp/ldapauth"
 )
 
@@ -86,6 +87,14 @@ func build(cfg *config.Config, log *slog.Logger, links []server.Link) (*wiring, 
 	switch cfg.Store.Backend {
 	case store.BackendMemory:
 		w.store = store.New(memory.New(memory.WithSweepInterval(cfg.Store.SweepInterval), memory.WithLogger(log)), store.WithAuditRetention(cfg.Audit.Retention))
+	case store.BackendRedis:
+		// Starts even while Redis is down: the instance answers 503 and
+		// /readyz false until Redis does, then serves without a restart.
+		b, oerr := redisstore.OpenConfig(cfg.Store.Redis, redisstore.WithLogger(log))
+		if oerr != nil {
+			return nil, oerr
+		}
+		w.store = store.New(b, store.WithAuditRetention(cfg.Audit.Retention))
 	default:
 		b, oerr := boltstore.OpenConfig(cfg.Store, boltstore.WithLogger(log))
 		if oerr != nil {

@@ -14,6 +14,9 @@ const (
 	// BackendMemory keeps state in process memory (idp/store/memory): lost
 	// on restart; for tests and `idp demo`.
 	BackendMemory = "memory"
+	// BackendRedis keeps state in Redis (idp/store/redisstore), shared by
+	// every idp instance that points at it: the high-availability setup.
+	BackendRedis = "redis"
 )
 
 // Config defaults.
@@ -32,7 +35,7 @@ const (
 
 // Config is the `store:` section of the configuration file.
 type Config struct {
-	// Backend is "bolt" or "memory". Default "bolt".
+	// Backend is "bolt", "memory" or "redis". Default "bolt".
 	Backend string `yaml:"backend"`
 	// Path is the bolt database file; its directory must exist and be
 	// writable. Created with mode 0600. Default "/var/lib/idp/idp.db".
@@ -45,6 +48,9 @@ type Config struct {
 	// LockTimeout is how long opening the bolt file waits for another
 	// process that holds it. More than 0, at most 1m. Default 2s.
 	LockTimeout time.Duration `yaml:"lock_timeout"`
+	// Redis is the server or Sentinel group of the redis backend; ignored
+	// by the others.
+	Redis RedisConfig `yaml:"redis"`
 }
 
 // SetDefaults fills zero values with the documented defaults.
@@ -61,6 +67,9 @@ func (c *Config) SetDefaults() {
 	if c.LockTimeout == 0 {
 		c.LockTimeout = DefaultLockTimeout
 	}
+	if c.Backend == BackendRedis {
+		c.Redis.SetDefaults()
+	}
 }
 
 // Validate reports every problem at once, keys relative to the section.
@@ -72,8 +81,10 @@ func (c *Config) Validate() idp.Problems {
 			ps.Addf("path", "set the bolt database file, e.g. %q", DefaultPath)
 		}
 	case BackendMemory:
+	case BackendRedis:
+		ps.Merge("redis", c.Redis.Validate())
 	default:
-		ps.Addf("backend", "unknown backend %q: use %q or %q", c.Backend, BackendBolt, BackendMemory)
+		ps.Addf("backend", "unknown backend %q: use %q, %q or %q", c.Backend, BackendBolt, BackendRedis, BackendMemory)
 	}
 	if c.SweepInterval < time.Second {
 		ps.Addf("sweep_interval", "must be at least 1s (got %s); default %s", c.SweepInterval, DefaultSweepInterval)
