@@ -33,12 +33,30 @@ type LoginThrottle interface {
 	Begin(ctx context.Context, username, clientIP string) (done func(LoginOutcome), err error)
 }
 
+// EntryThrottle limits failed logins per directory entry, whatever name
+// the user typed. A LoginThrottle counts the typed name, which cannot know
+// that "alice", "alice@corp.example" and "alice.kim@example.com" are one
+// account; the Authenticator, once its search has found the one entry,
+// reserves the attempt under the entry's stable identity before it binds,
+// so that guessing through several name forms cannot add up to more wrong
+// passwords at the directory than one name could.
+type EntryThrottle interface {
+	// BeginEntry reserves one attempt for the entry identified by
+	// entryKey (e.g. its objectGUID, or its normalised DN). It returns a
+	// *ThrottledError when the bind must not be made, or another error
+	// when the throttle's store failed. Otherwise done must be called
+	// exactly once with the outcome of the bind. Reservations are atomic,
+	// as for LoginThrottle.Begin.
+	BeginEntry(ctx context.Context, entryKey string) (done func(LoginOutcome), err error)
+}
+
 // ThrottledError refuses an attempt because of too many recent failures.
 type ThrottledError struct {
 	// RetryAfter is how long until the next attempt may be made.
 	RetryAfter time.Duration
-	// Scope is what was limited: "account" or "ip" (for the log only; the
-	// user is told the same thing either way).
+	// Scope is what was limited: "account" (the typed name), "entry" (the
+	// directory entry) or "ip" (for the log only; the user is told the
+	// same thing either way).
 	Scope string
 }
 

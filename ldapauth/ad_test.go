@@ -50,13 +50,17 @@ var (
 	adPwdExp  = adUser{"pwdexp", "Pexp-Pass-1"} // password expired (PSO)
 	adLocked  = adUser{"locked", "Lock-Pass-1"} // locked out by wrong passwords
 	adThrot   = adUser{"throttled", "Throt-Pass-1"}
+	adSpray   = adUser{"spray", "Spray-Pass-1"} // with mail, guessed under four names
 
 	adSetupOnce sync.Once
 	adSetupErr  error
 	adSetupTime time.Duration
 )
 
-const adAliceMail = "alice.kim@mail.example.test"
+const (
+	adAliceMail = "alice.kim@mail.example.test"
+	adSprayMail = "spray.kim@mail.example.test"
+)
 
 // adDC returns the shared Samba DC with the fixture's accounts.
 func adDC(t *testing.T) *sambatest.DC {
@@ -88,11 +92,13 @@ func adSetup(t *testing.T, dc *sambatest.DC) (err error) {
 		dc.SambaTool(t, args...)
 	}
 	var wg sync.WaitGroup
-	for _, u := range []adUser{adAlice, adBob, adCarol, adDave, adDis, adMust, adAcctExp, adPwdExp, adLocked, adThrot} {
+	for _, u := range []adUser{adAlice, adBob, adCarol, adDave, adDis, adMust, adAcctExp, adPwdExp, adLocked, adThrot, adSpray} {
 		args := []string{"user", "create", u.name, u.password, "--given-name=" + u.name, "--surname=Test", "--use-username-as-cn"}
 		switch u {
 		case adAlice:
 			args = append(args, "--mail-address="+adAliceMail)
+		case adSpray:
+			args = append(args, "--mail-address="+adSprayMail)
 		case adMust:
 			args = append(args, "--must-change-at-next-login")
 		}

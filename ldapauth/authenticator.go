@@ -33,8 +33,10 @@ type Authenticator struct {
 	now    func() time.Time
 	// attrs are the only attributes requested for a user entry: password
 	// attributes can never come back.
-	attrs  []string
-	closed atomic.Bool
+	attrs []string
+	// entries, when set, limits binds per directory entry (SetEntryThrottle).
+	entries idp.EntryThrottle
+	closed  atomic.Bool
 }
 
 var (
@@ -213,7 +215,19 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password str
 	}
 	entry := entries[0]
 
+	// The entry, not the typed name, is what the directory locks: count
+	// the bind against it whichever name reached it.
+	done, err := a.beginBind(ctx, entry)
+	if te, throttled := isThrottled(err); throttled {
+		a.loginFailed(ctx, username, "throttled_entry", "dn", entry.DN, "retry_after_s", int(te.RetryAfter.Seconds()))
+		return idp.Identity{}, false, err
+	}
+	if err != nil {
+		a.logger.ErrorContext(ctx, "entry throttle failed", "event", "entry_throttle_failed", "err", err)
+		return idp.Identity{}, false, err
+	}
 	res, err := a.bindUser(ctx, srv, entry.DN, password)
+	done(bindOutcome(res, err))
 	if err != nil {
 		return idp.Identity{}, false, a.outage(ctx, "user_bind", err)
 	}

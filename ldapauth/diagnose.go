@@ -113,31 +113,7 @@ func (a *Authenticator) Diagnose(ctx context.Context, username, password string,
 	if password == "" {
 		report(Step{Name: "user_bind", OK: true, Detail: []string{"skipped: no password given (use --password-stdin)"}})
 	} else {
-		start = time.Now()
-		res, err := a.bindUser(ctx, c.srv, entry.DN, password)
-		st = Step{Name: "user_bind", OK: err == nil && res.ok, Duration: time.Since(start), Detail: []string{"bind as " + entry.DN}}
-		switch {
-		case err != nil:
-			st.Detail = append(st.Detail, "error: "+err.Error())
-			st.Fix = "the directory did not answer the bind; check the servers and timeouts"
-		case !res.ok:
-			en, ko := ExplainSubcode(res.code)
-			if res.code == adNoSubcode {
-				en, ko = "invalid credentials", "아이디 또는 비밀번호가 올바르지 않습니다"
-			}
-			st.Detail = append(st.Detail, "refused: "+en, "거부됨: "+ko)
-			if res.code != adNoSubcode {
-				st.Detail = append(st.Detail, "AD data "+string(res.code))
-			}
-			st.Fix = "not a configuration problem if the password or account state is the cause; the login page shows: " + loginPageSays(res.code)
-		case a.cfg.isAD():
-			if state, locked, reason := adEntryState(entry, a.now()); locked || state != "" {
-				st.OK = false
-				st.Detail = append(st.Detail, "password accepted, but the account is refused: "+reason)
-			}
-		}
-		report(st)
-		ok = ok && st.OK
+		ok = a.diagUserBind(ctx, c, entry, password, report) && ok
 	}
 
 	report(Step{Name: "sp_value", OK: id.Email != "", Detail: []string{
@@ -145,6 +121,58 @@ func (a *Authenticator) Diagnose(ctx context.Context, username, password string,
 		"subject: " + id.Subject,
 	}})
 	return ok && id.Email != ""
+}
+
+// diagUserBind binds as the entry found, through the same entry throttle
+// as a login: a diagnostic bind counts like a login attempt, and a
+// throttled account is not bound at all.
+func (a *Authenticator) diagUserBind(ctx context.Context, c *conn, entry *ldap.Entry, password string, report func(Step)) bool {
+	st := Step{Name: "user_bind", Detail: []string{"bind as " + entry.DN}}
+	done, err := a.beginBind(ctx, entry)
+	if te, throttled := isThrottled(err); throttled {
+		wait := max(1, int((te.RetryAfter+time.Minute-1)/time.Minute))
+		st.Detail = append(st.Detail,
+			fmt.Sprintf("not sent: too many failed logins for this account through the IdP; the next attempt is allowed in %d minute(s)", wait),
+			fmt.Sprintf("보내지 않음: IdP를 통한 로그인 실패가 많아 %d분 뒤에 다시 시도할 수 있습니다", wait))
+		st.Fix = "not a configuration problem: wait until the login throttle's window has passed (throttle.window), then try the right password once"
+		report(st)
+		return false
+	}
+	if err != nil {
+		st.Detail = append(st.Detail, "not sent: "+err.Error())
+		st.Fix = "the login throttle could not read the state store: check store:"
+		report(st)
+		return false
+	}
+	if a.entries != nil {
+		st.Detail = append(st.Detail, "counted by the login throttle like a login attempt")
+	}
+	start := time.Now()
+	res, err := a.bindUser(ctx, c.srv, entry.DN, password)
+	done(bindOutcome(res, err))
+	st.OK, st.Duration = err == nil && res.ok, time.Since(start)
+	switch {
+	case err != nil:
+		st.Detail = append(st.Detail, "error: "+err.Error())
+		st.Fix = "the directory did not answer the bind; check the servers and timeouts"
+	case !res.ok:
+		en, ko := ExplainSubcode(res.code)
+		if res.code == adNoSubcode {
+			en, ko = "invalid credentials", "아이디 또는 비밀번호가 올바르지 않습니다"
+		}
+		st.Detail = append(st.Detail, "refused: "+en, "거부됨: "+ko)
+		if res.code != adNoSubcode {
+			st.Detail = append(st.Detail, "AD data "+string(res.code))
+		}
+		st.Fix = "not a configuration problem if the password or account state is the cause; the login page shows: " + loginPageSays(res.code)
+	case a.cfg.isAD():
+		if state, locked, reason := adEntryState(entry, a.now()); locked || state != "" {
+			st.OK = false
+			st.Detail = append(st.Detail, "password accepted, but the account is refused: "+reason)
+		}
+	}
+	report(st)
+	return st.OK
 }
 
 // diagConnect dials the servers in configured order, reporting each, and

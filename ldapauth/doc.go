@@ -30,9 +30,20 @@
 //     password, StatePasswordExpired (532), StateMustChangePassword (773),
 //     StateDisabled (533), StateAccountExpired (701), StateRestricted
 //     (530, 531, 568); the same states from userAccountControl,
-//     accountExpires and pwdLastSet after a verified password. Any other
-//     error wraps idp.ErrDirectoryUnavailable (no server answered, service
-//     bind refused, TLS verification failed, timeouts).
+//     accountExpires and pwdLastSet after a verified password. An error
+//     wrapping *idp.ThrottledError when the entry throttle
+//     (SetEntryThrottle) refused the bind: the entry had too many wrong
+//     passwords, under whatever names; no bind was sent. Any other error
+//     wraps idp.ErrDirectoryUnavailable (no server answered, service bind
+//     refused, TLS verification failed, timeouts) or is the entry
+//     throttle's store failing (no bind is sent then either).
+//
+// With SetEntryThrottle, the one entry the search found is counted under
+// its objectGUID (requested with the AD preset) or else its folded DN
+// before the bind, and the bind's outcome recorded: a refused password
+// (no sub-code, 52e, 525, 775) is a failure, a success starts afresh, and
+// outages and account states AD reveals only to the right password do not
+// count. Diagnose binds through the same guard.
 //
 // Config.Preset "active_directory" fills AD defaults (ADConfig): login as
 // sAMAccountName, DOMAIN\user, UPN or mail; objectGUID subject rendered as

@@ -57,6 +57,7 @@ func requestedAttributes(cfg *Config) []string {
 	list = append(list, as.Extra...)
 	if cfg.isAD() {
 		list = append(list, adStateAttributes...)
+		list = append(list, guidAttribute) // entryKey
 	}
 	if cfg.Groups.UserAttribute != "" {
 		list = append(list, cfg.Groups.UserAttribute)

@@ -40,7 +40,10 @@ step with its timing: which server and TLS certificate (subject, issuer,
 expiry, verification), the service-account bind, the rendered search filter
 and the entries found, the mapped identity and groups and, with a password,
 the user bind with Active Directory's sub-code explained in Korean and
-English, ending with the value sent to the SP. A failing step says what to
+English, ending with the value sent to the SP. The user bind goes through
+the login throttle's per-account count in the state store like a login (a
+throttled account is not bound); a store held by the running IdP (bolt) is
+not consulted, and the output says so. A failing step says what to
 change. Exit status 0 when every step passed, 1 otherwise.
 
   read -rs PW; echo "$PW" | idp ldap test --config /etc/idp/idp.yaml --user alice --password-stdin
@@ -83,6 +86,14 @@ Flags:`)
 		return 1
 	}
 	defer auth.Close()
+	if password != "" {
+		// The bind counts like a login attempt, per directory entry.
+		note, closeStore := ldapTestThrottle(cfg, auth)
+		defer closeStore()
+		if note != "" {
+			fmt.Fprintf(stdout, "• throttle: %s\n", note)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	ok := auth.Diagnose(ctx, *user, password, func(st ldapauth.Step) {

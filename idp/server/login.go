@@ -142,11 +142,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	if err != nil {
 		var te *idp.ThrottledError
 		if errors.As(err, &te) {
-			s.log.Warn("login_throttled", "request_id", requestID(c), "user", username, "ip", c.RealIP(),
-				"scope", te.Scope, "retry_after_s", int(te.RetryAfter.Seconds()))
-			c.Response().Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds())))
-			d.ErrorKey, d.WaitMinutes = "login_throttled", int((te.RetryAfter+time.Minute-1)/time.Minute)
-			return s.Render(c, http.StatusTooManyRequests, "login", d)
+			return s.loginThrottled(c, flow, username, te, d)
 		}
 		s.log.Error("login_throttle_failed", "request_id", requestID(c), "err", err)
 		return s.ErrorPage(c, http.StatusServiceUnavailable, "error_internal")
@@ -174,6 +170,12 @@ func (s *Server) loginSubmit(c echo.Context) error {
 			d.HelpURL = s.brand.PasswordHelpURL
 		}
 		return s.Render(c, http.StatusForbidden, "login", d)
+	}
+	// The authenticator's own throttle (per directory entry, whatever
+	// name was typed) refused the bind: the same page as the one above.
+	var te *idp.ThrottledError
+	if errors.As(err, &te) {
+		return s.loginThrottled(c, flow, username, te, d)
 	}
 	if err != nil {
 		s.log.Error("login_directory_unavailable", append(logAttrs, "err", err)...)
@@ -211,6 +213,19 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	return p.Resume(c, f, sess)
 }
 
+// loginThrottled answers an attempt refused for too many failures, by the
+// server's throttle (typed name, IP) or the authenticator's (directory
+// entry): 429 with "wait N minutes", the same page whichever scope.
+func (s *Server) loginThrottled(c echo.Context, flow idp.Flow, username string, te *idp.ThrottledError, d loginData) error {
+	s.log.Warn("login_throttled", "request_id", requestID(c), "user", username, "ip", c.RealIP(),
+		"scope", te.Scope, "retry_after_s", int(te.RetryAfter.Seconds()))
+	s.observer.Throttled("login")
+	s.audit(c, flow, username, nil, idp.AuditFailure, idp.ReasonThrottled)
+	c.Response().Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds())))
+	d.ErrorKey, d.WaitMinutes = "login_throttled", int((te.RetryAfter+time.Minute-1)/time.Minute)
+	return s.Render(c, http.StatusTooManyRequests, "login", d)
+}
+
 // beginAttempt reserves the attempt with the throttle, before the
 // directory sees it. done must be called with the outcome.
 func (s *Server) beginAttempt(c echo.Context, username string) (func(idp.LoginOutcome), error) {
@@ -221,8 +236,9 @@ func (s *Server) beginAttempt(c echo.Context, username string) (func(idp.LoginOu
 }
 
 // loginOutcome classifies Authenticate's answer for the throttle: only a
-// wrong password or unknown user counts; an outage or an account state
-// (the password was right) never does.
+// wrong password or unknown user counts; an outage, an account state (the
+// password was right) or a refusal by the authenticator's entry throttle
+// (nothing reached the directory) never does.
 func loginOutcome(ok bool, err error) idp.LoginOutcome {
 	switch {
 	case ok:

@@ -19,10 +19,13 @@ const (
 // Config is the `throttle:` section.
 type Config struct {
 	// MaxFailuresPerAccount is how many wrong passwords for one account
-	// (the name as typed, normalised: case, surrounding spaces, DOMAIN\ and
-	// known UPN suffixes) may reach the directory before further attempts
-	// are refused until Window has passed without a failure. Keep it below
-	// the directory's lockout threshold. Default 3.
+	// may reach the directory before further attempts are refused until
+	// Window has passed without a failure. It is applied twice: to the
+	// name as typed (normalised: case, surrounding spaces, DOMAIN\ and
+	// known UPN suffixes), before the directory is asked, and to the
+	// directory entry the name resolved to, before the bind, so mixing
+	// name forms of one account gains nothing. Keep it below the
+	// directory's lockout threshold. Default 3.
 	MaxFailuresPerAccount int `yaml:"max_failures_per_account"`
 	// MaxFailuresPerIP is the same for one client IP, over all accounts
 	// (password spraying). Offices behind one NAT address share it.

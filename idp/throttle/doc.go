@@ -2,12 +2,25 @@
 // the state store, so that guessing passwords through the IdP stops well
 // before Active Directory locks the account.
 //
-// Throttle implements idp.LoginThrottle on a store.Backend (bucket
-// "throttle"). For each scope (the normalised account name, the client IP)
-// it keeps a window whose counters only its own attempts touch:
+// Throttle implements idp.LoginThrottle and idp.EntryThrottle on a
+// store.Backend (bucket "throttle"). It has three scopes:
 //
-//   - Begin reserves an attempt with the backend's atomic Incr before the
-//     directory is contacted. Reservations minus the ones given back are the
+//   - account: the typed name, normalised (case, spaces, DOMAIN\ and known
+//     UPN suffixes); checked by the server before the directory is asked.
+//   - ip: the client address, over all accounts; checked with account.
+//   - entry: the directory entry the name resolved to (objectGUID, else the
+//     normalised DN); checked by ldapauth after its search found exactly
+//     one entry and before it binds. Names the account scope cannot relate
+//     ("alice", "alice@other-suffix", "alice.kim@example.com") all reach
+//     the same entry, so wrong passwords sent to the directory for one
+//     account stay within MaxFailuresPerAccount per window whichever names
+//     are mixed.
+//
+// For each scope it keeps a window whose counters only its own attempts
+// touch:
+//
+//   - Begin and BeginEntry reserve an attempt with the backend's atomic
+//     Incr before the directory is contacted (BeginEntry: before the bind). Reservations minus the ones given back are the
 //     failures plus the attempts in flight; when that would exceed the
 //     scope's limit the attempt is refused with *idp.ThrottledError and
 //     never reaches the directory. Parallel attempts cannot overtake the
@@ -21,9 +34,9 @@
 //     or an account state (expired password, disabled) never counts.
 //
 // With the defaults (3 failures per account per 15 minutes) at most three
-// wrong passwords per account reach AD per quarter hour of quiet, below
-// AD's usual lockout thresholds (5 or 10). Choose max_failures_per_account
+// wrong passwords per directory entry reach AD per quarter hour of quiet,
+// below AD's usual lockout thresholds (5 or 10). Choose max_failures_per_account
 // below the domain's lockout threshold and window at least as long as its
-// observation window. Keys are SHA-256 hashes: the store holds no user names
-// or addresses.
+// observation window. Keys are SHA-256 hashes: the store holds no user
+// names, DNs, GUIDs or addresses.
 package throttle

@@ -23,6 +23,8 @@ const Bucket = "throttle"
 const (
 	ScopeAccount = "account"
 	ScopeIP      = "ip"
+	// ScopeEntry is the directory entry the typed name resolved to.
+	ScopeEntry = "entry"
 )
 
 // Throttle implements idp.LoginThrottle on a store.Backend.
@@ -34,7 +36,10 @@ type Throttle struct {
 	log       *slog.Logger
 }
 
-var _ idp.LoginThrottle = (*Throttle)(nil)
+var (
+	_ idp.LoginThrottle = (*Throttle)(nil)
+	_ idp.EntryThrottle = (*Throttle)(nil)
+)
 
 // Option changes a Throttle built by New.
 type Option func(*Throttle)
@@ -79,6 +84,21 @@ func (t *Throttle) Begin(ctx context.Context, username, clientIP string) (func(i
 	if clientIP != "" {
 		scopes = append(scopes, &scope{name: ScopeIP, key: hashKey(ScopeIP, clientIP), limit: t.cfg.MaxFailuresPerIP})
 	}
+	return t.begin(ctx, scopes)
+}
+
+// BeginEntry implements idp.EntryThrottle: the entry is limited like an
+// account (MaxFailuresPerAccount per sliding Window, reset by a success),
+// under its own key, whichever name reached it.
+func (t *Throttle) BeginEntry(ctx context.Context, entryKey string) (func(idp.LoginOutcome), error) {
+	if entryKey == "" {
+		return nil, errors.New("throttle: empty entry key")
+	}
+	return t.begin(ctx, []*scope{{name: ScopeEntry, key: hashKey(ScopeEntry, entryKey), limit: t.cfg.MaxFailuresPerAccount}})
+}
+
+// begin reserves an attempt in every scope, or in none.
+func (t *Throttle) begin(ctx context.Context, scopes []*scope) (func(idp.LoginOutcome), error) {
 	var reserved []*scope
 	release := func() {
 		for _, s := range reserved {
@@ -110,7 +130,7 @@ func (t *Throttle) Begin(ctx context.Context, username, clientIP string) (func(i
 				t.failed(ctx, s)
 			case idp.LoginSucceeded:
 				t.giveBack(ctx, s)
-				if s.name == ScopeAccount {
+				if s.name != ScopeIP {
 					// A right password starts the account afresh.
 					t.logErr(s, t.b.Delete(ctx, Bucket, []byte("w|"+s.key)))
 				}

@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -186,5 +187,121 @@ func TestConfigValidate(t *testing.T) {
 	d.SetDefaults()
 	if ps := d.Validate(); len(ps) != 0 {
 		t.Errorf("defaults invalid: %v", ps)
+	}
+}
+
+// entryAttempt runs BeginEntry and, when allowed, done(o).
+func entryAttempt(t *testing.T, th *Throttle, key string, o idp.LoginOutcome) *idp.ThrottledError {
+	t.Helper()
+	done, err := th.BeginEntry(context.Background(), key)
+	var te *idp.ThrottledError
+	if errors.As(err, &te) {
+		return te
+	}
+	if err != nil {
+		t.Fatalf("BeginEntry: %v", err)
+	}
+	done(o)
+	return nil
+}
+
+func TestEntryScope(t *testing.T) {
+	t.Run("limit, window and reset", func(t *testing.T) {
+		th, clk := newThrottle(t, Config{MaxFailuresPerAccount: 3, Window: 15 * time.Minute})
+		for range 5 {
+			if te := entryAttempt(t, th, "guid:1", idp.LoginNotCounted); te != nil {
+				t.Fatalf("outages counted: %v", te)
+			}
+		}
+		for i := range 3 {
+			if te := entryAttempt(t, th, "guid:1", idp.LoginFailed); te != nil {
+				t.Fatalf("failure %d refused: %v", i+1, te)
+			}
+			clk.add(time.Minute)
+		}
+		te := entryAttempt(t, th, "guid:1", idp.LoginSucceeded)
+		if te == nil || te.Scope != ScopeEntry || te.RetryAfter != 14*time.Minute {
+			t.Fatalf("4th attempt: %v, want refused for the entry, retry after 14m", te)
+		}
+		if te := entryAttempt(t, th, "guid:2", idp.LoginFailed); te != nil {
+			t.Errorf("another entry refused: %v", te)
+		}
+		clk.add(14*time.Minute + time.Second)
+		entryAttempt(t, th, "guid:1", idp.LoginFailed)
+		entryAttempt(t, th, "guid:1", idp.LoginSucceeded) // starts afresh
+		for i := range 3 {
+			if te := entryAttempt(t, th, "guid:1", idp.LoginFailed); te != nil {
+				t.Fatalf("after a success, failure %d refused: %v", i+1, te)
+			}
+		}
+		if te := entryAttempt(t, th, "guid:1", idp.LoginFailed); te == nil {
+			t.Error("4th failure after the reset allowed")
+		}
+	})
+	t.Run("apart from the typed name", func(t *testing.T) {
+		// The same string as a typed name and as an entry key are two
+		// counters: filling one leaves the other untouched.
+		th, _ := newThrottle(t, Config{MaxFailuresPerAccount: 1})
+		attempt(t, th, "alice", "", idp.LoginFailed)
+		if te := entryAttempt(t, th, "alice", idp.LoginFailed); te != nil {
+			t.Errorf("entry refused after a typed-name failure: %v", te)
+		}
+		if te := attempt(t, th, "alice", "", idp.LoginFailed); te == nil || te.Scope != ScopeAccount {
+			t.Errorf("typed name: %v, want refused for the account", te)
+		}
+	})
+	t.Run("empty key", func(t *testing.T) {
+		th, _ := newThrottle(t, Config{})
+		if _, err := th.BeginEntry(context.Background(), ""); err == nil {
+			t.Error("an empty entry key was accepted")
+		}
+	})
+}
+
+// TestEntryParallelCannotOvertake: concurrent binds for one entry, reached
+// through different typed names, reserve before the directory answers; no
+// more than the limit get through together, and once they have failed the
+// entry is refused.
+func TestEntryParallelCannotOvertake(t *testing.T) {
+	th, _ := newThrottle(t, Config{MaxFailuresPerAccount: 3})
+	var admitted, refused atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	dones := make(chan func(idp.LoginOutcome), 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			// Each goroutine came through its own typed name: the account
+			// scope admits it; only the entry scope can stop it.
+			if _, err := th.Begin(context.Background(), "name"+strconv.Itoa(i), ""); err != nil {
+				t.Errorf("typed name %d refused: %v", i, err)
+				return
+			}
+			done, err := th.BeginEntry(context.Background(), "dn:uid=alice,dc=example,dc=test")
+			var te *idp.ThrottledError
+			switch {
+			case errors.As(err, &te):
+				refused.Add(1)
+			case err != nil:
+				t.Errorf("BeginEntry: %v", err)
+			default:
+				admitted.Add(1)
+				dones <- done
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(dones)
+	if n, r := admitted.Load(), refused.Load(); n != 3 || r != 37 {
+		t.Errorf("%d concurrent binds admitted and %d refused, want 3 and 37", n, r)
+	}
+	for d := range dones {
+		d(idp.LoginFailed)
+	}
+	if te := entryAttempt(t, th, "dn:uid=alice,dc=example,dc=test", idp.LoginFailed); te == nil {
+		t.Error("allowed after 3 failures")
 	}
 }
