@@ -51,8 +51,10 @@
 // through LDAP_MATCHING_RULE_IN_CHAIN. Elsewhere nested groups are searched
 // level by level under groups.base_dn, at most groups.max_depth levels, a
 // group seen before is not searched again (cycles end). Group searches are
-// paged. NormalizeUsername gives login throttling one key per account for
-// every form of its name. Diagnose walks the login path step by step for
+// paged. NormalizeUsername gives the typed-name throttle one key for the
+// forms it can relate without I/O (DOMAIN\user, upn_suffixes); the entry
+// throttle (SetEntryThrottle) covers the others (e-mail, other UPN
+// suffixes). Diagnose walks the login path step by step for
 // `idp ldap test`.
 //
 // Connections: Config.URLs are tried in order; a server that fails (refused,
