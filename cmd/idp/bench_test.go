@@ -65,6 +65,9 @@ ldap:
   pool_size: 8
   user:
     base_dn: %q
+# Every browser signs in as hana, up to 64 at once: the login throttle
+# counts attempts in flight per account, and this measures journeys.
+throttle: {max_failures_per_account: 10000, max_failures_per_ip: 10000}
 oauth:
   clients:
     - {name: wp, client_id: wp-client, client_secret: "wp-secret-0123456789", profile: workplace, company: acme}
