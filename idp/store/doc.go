@@ -7,10 +7,10 @@
 //   - Backend is a handful of primitives with expiry: Put, Get, Delete,
 //     Take (atomic get and delete), Consume (atomic mark-as-used), PutIfAbsent
 //     (atomic insert), Incr (atomic counter in a fixed window), plus Sweep,
-//     Check and Close. Backends live in sub-packages (memory, boltstore) and
-//     must pass the conformance suite in storetest; a Redis backend would
-//     implement the same primitives (Consume and Incr as Lua scripts,
-//     PutIfAbsent as SET NX PXAT, Take as GETDEL).
+//     Check and Close. Backends live in sub-packages (memory, boltstore,
+//     redisstore) and must pass the conformance suite in storetest;
+//     redisstore implements Take, Consume, PutIfAbsent and Incr as Lua
+//     scripts so that they are atomic across idp instances.
 //   - New adapts any Backend to idp.Store: it JSON-encodes the core types
 //     and maps each store method onto one primitive, so every single-use
 //     guarantee is one atomic backend call.
@@ -36,5 +36,6 @@
 // ID can find and open its record. Replay-guard entries are hashed too.
 //
 // Config is the `store:` section of the configuration; cmd/idp turns it
-// into a backend (boltstore.OpenConfig or memory.New) and passes that to New.
+// into a backend (boltstore.OpenConfig, redisstore.OpenConfig or memory.New)
+// and passes that to New.
 package store
