@@ -16,7 +16,7 @@ AXE_VERSION := 4.14.1
 AXE_DIR     := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/idp-test/axe-core-$(AXE_VERSION)
 AXE_JS      := $(AXE_DIR)/node_modules/axe-core/axe.min.js
 
-.PHONY: all build run test test-deps test-go fuzz-smoke fuzz bench lint clean help screenshots
+.PHONY: all build run test test-deps test-go fuzz-smoke fuzz bench bench-micro bench-compare bench-profile lint clean help screenshots
 
 all: build
 
@@ -24,7 +24,8 @@ help:
 	@echo "make run    build and start the IdP on the embedded demo directory"
 	@echo "make test   install test dependencies (Debian packages) and run every test"
 	@echo "make build  build bin/idp"
-	@echo "make bench  run the benchmarks and print figures"
+	@echo "make bench  load-test bin/idp against slapd; report in bench/results/"
+	@echo "make bench-compare  the same SAML load against SimpleSAMLphp and ours, with ratios"
 	@echo "make fuzz   run each fuzz target for longer"
 	@echo "make screenshots  play the browser journeys; refresh docs/screenshots/"
 
@@ -87,12 +88,47 @@ fuzz-smoke:
 fuzz:
 	$(MAKE) fuzz-smoke FUZZTIME=2m
 
-# bench: the full OAuth and SAML journeys (64 concurrent fresh browsers
-# against the real server, bolt store and slapd), then the per-package
-# micro-benchmarks (signing, store operations, token+userinfo handlers).
-bench: test-deps
+# bench: the load generator (cmd/idpbench) against bin/idp as its own
+# process with a bolt store and a real slapd of 5,000 generated users:
+# OAuth and SAML (two signatures, and Response only) at 1, 4, 16 and 64
+# concurrent fresh browsers, then RSS with 10,000 live SSO sessions. A few
+# minutes; the report goes to bench/results/<date>-<host>.md and .json.
+# BENCH_FLAGS adds idpbench flags, e.g. BENCH_FLAGS="-soak 10m -scale 100,100000".
+BENCH_FLAGS ?=
+bench: test-deps build
+	$(GO) run ./cmd/idpbench -idp $(BIN) -out bench/results $(BENCH_FLAGS)
+
+# bench-profile: bench at 64 browsers with a CPU profile of the IdP process
+# in each mode (a build with -tags pprof serves net/http/pprof on loopback);
+# then e.g. go tool pprof -top bin/idp-pprof bench/results/profiles/*-saml-*.pprof
+bench-profile: test-deps
+	$(GO) build -tags pprof -o bin/idp-pprof ./cmd/idp
+	$(GO) run ./cmd/idpbench -idp bin/idp-pprof -concurrency 64 -sessions 0 -profile bench/results/profiles -out bench/results $(BENCH_FLAGS)
+
+# bench-micro: the in-process journeys and the per-package micro-benchmarks
+# (signing, store operations, token+userinfo handlers).
+bench-micro: test-deps
 	$(GO) test -run='^$$' -bench=Journey -benchtime=5s -count=1 ./cmd/idp
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./saml ./oauthsso ./idp/store/boltstore
+
+# bench-compare: the identical SAML load against SimpleSAMLphp (Debian
+# package, run by an Apache of its own on a loopback port with a config in a
+# temporary directory; nothing system-wide is configured) and against ours,
+# same slapd, users and signing key; prints the ratios. Not part of `make test`.
+COMPARE_PKGS := simplesamlphp apache2 libapache2-mod-php php-ldap php-xml php-mbstring
+bench-compare: test-deps build
+	@missing=""; for p in $(COMPARE_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  printf '#!/bin/sh\nexit 101\n' | $$SUDO tee /usr/sbin/policy-rc.d >/dev/null; $$SUDO chmod +x /usr/sbin/policy-rc.d; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  rc=$$?; $$SUDO rm -f /usr/sbin/policy-rc.d; [ $$rc = 0 ] || exit $$rc; \
+	fi
+	$(GO) run ./cmd/idpbench -idp $(BIN) -modes saml,saml1 -sessions 0 -compare -out bench/results $(BENCH_FLAGS)
 
 # lint: vet, gofmt, and govulncheck (known vulnerabilities in the code paths
 # we call, in our dependencies and the Go release). govulncheck needs its
