@@ -61,18 +61,30 @@ func oauthStart(w *browserWorld, vp viewport) (start, spName string) {
 func (tb *tab) keyboardLogin(user, pass string) int64 {
 	tb.t.Helper()
 	if user != "" {
-		if got := tb.activeID(); got != "username" {
+		if got := tb.waitFocus("username"); got != "username" {
 			tb.t.Errorf("focus starts on %q, want the username field", got)
 			tb.do(chromedp.Focus(chromedp.CSS("#username")))
 		}
 		tb.do(chromedp.Clear(chromedp.CSS("#username")), chromedp.KeyEvent(user), chromedp.KeyEvent("\t"))
 	}
-	if got := tb.activeID(); got != "password" {
+	if got := tb.waitFocus("password"); got != "password" {
 		tb.t.Errorf("focus is on %q, want the password field", got)
 		tb.do(chromedp.Focus(chromedp.CSS("#password")))
 	}
 	tb.do(chromedp.KeyEvent(pass))
 	return tb.submit(chromedp.KeyEvent("\r"))
+}
+
+// waitFocus gives the page's autofocus a moment to land (a loaded machine
+// runs it after the load event we waited for) and returns where focus is.
+func (tb *tab) waitFocus(id string) string {
+	tb.t.Helper()
+	got := tb.activeID()
+	for i := 0; i < 60 && got != id; i++ {
+		time.Sleep(50 * time.Millisecond)
+		got = tb.activeID()
+	}
+	return got
 }
 
 func (tb *tab) wantIn(what, got string, want ...string) {

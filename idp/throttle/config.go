@@ -9,7 +9,7 @@ import (
 // Defaults applied by SetDefaults.
 const (
 	DefaultMaxFailuresPerAccount = 3
-	DefaultMaxFailuresPerIP      = 30
+	DefaultMaxFailuresPerIP      = 100
 	DefaultWindow                = 15 * time.Minute
 
 	maxLimit  = 10000
@@ -27,9 +27,10 @@ type Config struct {
 	// name forms of one account gains nothing. Keep it below the
 	// directory's lockout threshold. Default 3.
 	MaxFailuresPerAccount int `yaml:"max_failures_per_account"`
-	// MaxFailuresPerIP is the same for one client IP, over all accounts
-	// (password spraying). Offices behind one NAT address share it.
-	// Default 30.
+	// MaxFailuresPerIP is how many failed logins one client IP may make
+	// over all accounts in a fixed Window (password spraying). Only
+	// failures count, never logins in flight or successful ones: an office
+	// behind one NAT address shares it, so keep it generous. Default 100.
 	MaxFailuresPerIP int `yaml:"max_failures_per_ip"`
 	// Window is how long after the last failure the counters start again.
 	// Keep it at least as long as AD's "reset account lockout counter
@@ -61,7 +62,7 @@ func (c *Config) Validate() idp.Problems {
 		ps.Addf("max_failures_per_account", "must be between 1 and %d, and below the directory's lockout threshold (e.g. 3 when AD locks at 5)", maxLimit)
 	}
 	if c.MaxFailuresPerIP < 1 || c.MaxFailuresPerIP > maxLimit {
-		ps.Addf("max_failures_per_ip", "must be between 1 and %d, e.g. 30", maxLimit)
+		ps.Addf("max_failures_per_ip", "must be between 1 and %d, e.g. 100", maxLimit)
 	}
 	if c.Window < time.Second || c.Window > maxWindow {
 		ps.Addf("window", "must be between 1s and %v, e.g. 15m (at least AD's lockout observation window)", maxWindow)

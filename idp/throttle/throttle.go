@@ -76,15 +76,49 @@ type scope struct {
 	limit int
 	// filled by reserve:
 	window string // window ID
+	slot   []byte // the slot this attempt holds
 }
 
 // Begin implements idp.LoginThrottle.
+//
+// The account scope reserves the attempt (parallel attempts cannot overtake
+// it: that is what keeps AD's lockout out of reach). The IP scope only
+// counts failures, in fixed windows, and never attempts in flight: a whole
+// office behind one NAT address signs in at 08:55 through the same IP, and
+// its successful logins must never be refused because many are in flight.
 func (t *Throttle) Begin(ctx context.Context, username, clientIP string) (func(idp.LoginOutcome), error) {
-	scopes := []*scope{{name: ScopeAccount, key: hashKey(ScopeAccount, t.normalize(username)), limit: t.cfg.MaxFailuresPerAccount}}
+	var ipKey []byte
+	var ipEnd time.Time
 	if clientIP != "" {
-		scopes = append(scopes, &scope{name: ScopeIP, key: hashKey(ScopeIP, clientIP), limit: t.cfg.MaxFailuresPerIP})
+		ipKey, ipEnd = t.ipWindow(clientIP)
+		n, err := t.count(ctx, string(ipKey))
+		if err != nil {
+			return nil, fmt.Errorf("throttle: %w", err)
+		}
+		if n >= int64(t.cfg.MaxFailuresPerIP) {
+			return nil, &idp.ThrottledError{RetryAfter: max(ipEnd.Sub(t.now()), time.Second), Scope: ScopeIP}
+		}
 	}
-	return t.begin(ctx, scopes)
+	done, err := t.begin(ctx, []*scope{{name: ScopeAccount, key: hashKey(ScopeAccount, t.normalize(username)), limit: t.cfg.MaxFailuresPerAccount}})
+	if err != nil || ipKey == nil {
+		return done, err
+	}
+	return func(o idp.LoginOutcome) {
+		done(o)
+		if o == idp.LoginFailed {
+			_, err := t.b.Incr(context.WithoutCancel(ctx), Bucket, ipKey, ipEnd)
+			t.logErr(&scope{name: ScopeIP}, err)
+		}
+	}, nil
+}
+
+// ipWindow returns the failure counter key of clientIP's current fixed
+// window and the window's end.
+func (t *Throttle) ipWindow(clientIP string) ([]byte, time.Time) {
+	w := t.cfg.Window
+	idx := t.now().UnixNano() / int64(w)
+	end := time.Unix(0, (idx+1)*int64(w))
+	return []byte("ipf|" + hashKey(ScopeIP, clientIP) + "|" + strconv.FormatInt(idx, 10)), end
 }
 
 // BeginEntry implements idp.EntryThrottle: the entry is limited like an
@@ -130,10 +164,8 @@ func (t *Throttle) begin(ctx context.Context, scopes []*scope) (func(idp.LoginOu
 				t.failed(ctx, s)
 			case idp.LoginSucceeded:
 				t.giveBack(ctx, s)
-				if s.name != ScopeIP {
-					// A right password starts the account afresh.
-					t.logErr(s, t.b.Delete(ctx, Bucket, []byte("w|"+s.key)))
-				}
+				// A right password starts the account afresh.
+				t.logErr(s, t.b.Delete(ctx, Bucket, []byte("w|"+s.key)))
 			default:
 				t.giveBack(ctx, s)
 			}
@@ -141,28 +173,30 @@ func (t *Throttle) begin(ctx context.Context, scopes []*scope) (func(idp.LoginOu
 	}, nil
 }
 
-// reserve takes one attempt of s's current window. It reports blocked
-// (having given the attempt back) when failures plus attempts in flight
-// would exceed the limit, with the time until the window ends.
+// reserve takes one of the limit's slots in s's current window: slot i is
+// held by an attempt in flight or by a failure (until the window ends), and
+// each slot is taken with one atomic PutIfAbsent, so concurrent attempts
+// can never hold more than limit slots together, whatever order the store
+// serves them in. When every slot is held the attempt is blocked, with the
+// time until the window ends.
 func (t *Throttle) reserve(ctx context.Context, s *scope) (blocked bool, retry time.Duration, err error) {
 	id, last, err := t.window(ctx, s.key)
 	if err != nil {
 		return false, 0, err
 	}
 	s.window = id
-	n, err := t.b.Incr(ctx, Bucket, []byte("r|"+s.key+"|"+id), t.now().Add(t.horizon()))
-	if err != nil {
-		return false, 0, err
+	exp := t.now().Add(t.horizon())
+	for i := 1; i <= s.limit; i++ {
+		k := []byte("s|" + s.key + "|" + id + "|" + strconv.Itoa(i))
+		ok, err := t.b.PutIfAbsent(ctx, Bucket, k, []byte{'1'}, exp)
+		if err != nil {
+			return false, 0, err
+		}
+		if ok {
+			s.slot = k
+			return false, 0, nil
+		}
 	}
-	back, err := t.count(ctx, "b|"+s.key+"|"+id)
-	if err != nil {
-		t.giveBack(ctx, s)
-		return false, 0, err
-	}
-	if n-back <= int64(s.limit) {
-		return false, 0, nil
-	}
-	t.giveBack(ctx, s)
 	retry = t.cfg.Window
 	if !last.IsZero() {
 		retry = last.Add(t.cfg.Window).Sub(t.now())
@@ -219,10 +253,11 @@ func (t *Throttle) failed(ctx context.Context, s *scope) {
 	t.logErr(s, t.b.Put(ctx, Bucket, []byte("w|"+s.key), v, now.Add(t.cfg.Window)))
 }
 
-// giveBack returns an attempt that was not a failure.
+// giveBack frees the slot of an attempt that was not a failure.
 func (t *Throttle) giveBack(ctx context.Context, s *scope) {
-	_, err := t.b.Incr(ctx, Bucket, []byte("b|"+s.key+"|"+s.window), t.now().Add(t.horizon()))
-	t.logErr(s, err)
+	if s.slot != nil {
+		t.logErr(s, t.b.Delete(ctx, Bucket, s.slot))
+	}
 }
 
 func (t *Throttle) count(ctx context.Context, key string) (int64, error) {
@@ -239,7 +274,7 @@ func (t *Throttle) count(ctx context.Context, key string) (int64, error) {
 // horizon bounds a window's counters: a window lives at most one Window
 // per failure it admits, plus one.
 func (t *Throttle) horizon() time.Duration {
-	return time.Duration(max(t.cfg.MaxFailuresPerAccount, t.cfg.MaxFailuresPerIP)+2) * t.cfg.Window
+	return time.Duration(t.cfg.MaxFailuresPerAccount+2) * t.cfg.Window
 }
 
 func (t *Throttle) logErr(s *scope, err error) {

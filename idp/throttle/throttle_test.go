@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -303,5 +304,31 @@ func TestEntryParallelCannotOvertake(t *testing.T) {
 	}
 	if te := entryAttempt(t, th, "dn:uid=alice,dc=example,dc=test", idp.LoginFailed); te == nil {
 		t.Error("allowed after 3 failures")
+	}
+}
+
+// TestIPCountsOnlyFailures: many logins in flight from one address (an
+// office behind one NAT) are never refused for the address; only failures
+// count there.
+func TestIPCountsOnlyFailures(t *testing.T) {
+	th, _ := newThrottle(t, Config{MaxFailuresPerAccount: 3, MaxFailuresPerIP: 4})
+	var dones []func(idp.LoginOutcome)
+	for i := range 50 {
+		done, err := th.Begin(context.Background(), fmt.Sprintf("user%d", i), "192.0.2.9")
+		if err != nil {
+			t.Fatalf("login %d in flight refused: %v", i, err)
+		}
+		dones = append(dones, done)
+	}
+	for _, d := range dones {
+		d(idp.LoginSucceeded)
+	}
+	for i := range 4 {
+		if te := attempt(t, th, fmt.Sprintf("typo%d", i), "192.0.2.9", idp.LoginFailed); te != nil {
+			t.Fatalf("failure %d refused: %v", i+1, te)
+		}
+	}
+	if te := attempt(t, th, "someone", "192.0.2.9", idp.LoginFailed); te == nil || te.Scope != ScopeIP {
+		t.Fatalf("5th failure from one IP: %v, want refused for the IP", te)
 	}
 }
