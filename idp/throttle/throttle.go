@@ -77,6 +77,9 @@ type scope struct {
 	// filled by reserve:
 	window string // window ID
 	slot   []byte // the slot this attempt holds
+	// failures reports whether the window had recorded a failure when the
+	// slot was taken: only then does a success need to reset it.
+	failures bool
 }
 
 // Begin implements idp.LoginThrottle.
@@ -164,8 +167,12 @@ func (t *Throttle) begin(ctx context.Context, scopes []*scope) (func(idp.LoginOu
 				t.failed(ctx, s)
 			case idp.LoginSucceeded:
 				t.giveBack(ctx, s)
-				// A right password starts the account afresh.
-				t.logErr(s, t.b.Delete(ctx, Bucket, []byte("w|"+s.key)))
+				// A right password starts the account afresh. A window
+				// without failures has nothing to forget (and saves a
+				// store commit on every ordinary login).
+				if s.failures {
+					t.logErr(s, t.b.Delete(ctx, Bucket, []byte("w|"+s.key)))
+				}
 			default:
 				t.giveBack(ctx, s)
 			}
@@ -184,7 +191,7 @@ func (t *Throttle) reserve(ctx context.Context, s *scope) (blocked bool, retry t
 	if err != nil {
 		return false, 0, err
 	}
-	s.window = id
+	s.window, s.failures = id, !last.IsZero()
 	exp := t.now().Add(t.horizon())
 	for i := 1; i <= s.limit; i++ {
 		k := []byte("s|" + s.key + "|" + id + "|" + strconv.Itoa(i))
