@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ncp-sso/idp/certs/certstest"
+
 	"github.com/go-ldap/ldap/v3"
 )
 
@@ -150,7 +152,7 @@ func start() (*DC, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	caFile, certFile, keyFile, err := writeTLSFiles(dir, ip)
+	caFile, certFile, keyFile, err := certstest.WriteServerFiles(dir, "sambatest CA", []net.IP{ip}, []string{"dc1.example.test"})
 	if err != nil {
 		return fail(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ncp-sso/idp/certs/certstest"
+
 	"github.com/go-ldap/ldap/v3"
 	"github.com/go-ldap/ldif"
 )
@@ -112,7 +114,7 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	}
 
 	dir := tb.TempDir()
-	caFile, certFile, keyFile, err := writeTLSFiles(dir)
+	caFile, certFile, keyFile, err := certstest.WriteServerFiles(dir, "slapdtest CA", nil, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -355,12 +357,12 @@ func (s *Server) CertPool(tb testing.TB) *x509.CertPool {
 // server certificate, for tests that must see verification fail.
 func (s *Server) WrongCAFile(tb testing.TB) string {
 	tb.Helper()
-	ca, err := newCA("slapdtest wrong CA")
+	ca, err := certstest.NewCA("slapdtest wrong CA")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	path := filepath.Join(tb.TempDir(), "wrong-ca.pem")
-	if err := os.WriteFile(path, ca.pem, 0o600); err != nil {
+	if err := os.WriteFile(path, ca.PEM, 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	return path

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ncp-sso/idp/certs/certstest"
+
 	"github.com/redis/go-redis/v9"
 )
 
@@ -131,7 +133,7 @@ func start(tb testing.TB, sentinel bool, lines []string, opts []Option) *Server 
 	s.logFile = filepath.Join(s.Dir, "redis.log")
 	var tlsLines []string
 	if o.tls {
-		ca, cert, key, err := writeTLSFiles(s.Dir)
+		ca, cert, key, err := certstest.WriteServerFiles(s.Dir, "redistest CA", nil, nil)
 		if err != nil {
 			tb.Fatal(err)
 		}

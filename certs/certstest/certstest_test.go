@@ -1,0 +1,44 @@
+package certstest
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"os"
+	"testing"
+)
+
+func TestServerFilesVerify(t *testing.T) {
+	ip := net.IPv4(127, 0, 0, 9)
+	caFile, certFile, keyFile, err := WriteServerFiles(t.TempDir(), "test CA", []net.IP{ip}, []string{"dc1.example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(pair.Certificate[0])
+	caPEM, _ := os.ReadFile(caFile)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	for _, name := range []string{"127.0.0.1", "127.0.0.9", "localhost", "dc1.example.test"} {
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: name}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if leaf.SerialNumber.Sign() <= 0 {
+		t.Error("serial number must be positive")
+	}
+	other, _ := NewCA("other")
+	wrong := x509.NewCertPool()
+	wrong.AppendCertsFromPEM(other.PEM)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: wrong, DNSName: "localhost"}); err == nil {
+		t.Error("verified against a CA that did not sign it")
+	}
+	for _, f := range []string{caFile, certFile, keyFile} {
+		if st, _ := os.Stat(f); st.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %o", f, st.Mode().Perm())
+		}
+	}
+}
