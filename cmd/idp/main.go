@@ -24,7 +24,7 @@ var commands = map[string]command{
 	"serve":    {"run the IdP from a configuration file", cmdServe},
 	"demo":     {"run the IdP on an embedded demo directory (no setup)", cmdDemo},
 	"check":    {"check the configuration and the live dependencies (LDAP, keys, certificates, store)", cmdCheck},
-	"config":   {"check a configuration file and print the effective settings", cmdConfig},
+	"config":   {"validate a configuration file, listing every problem with its key and fix", cmdConfig},
 	"console":  {"print the values to paste into the SP's Developers console", cmdConsole},
 	"keygen":   {"generate the SAML signing key and the certificate for the SP console", cmdKeygen},
 	"selftest": {"play each configured SP against a temporary IdP before switching SSO on", cmdSelftest},
