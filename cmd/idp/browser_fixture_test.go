@@ -61,55 +61,12 @@ type browserWorld struct {
 // test's own OU.
 func directoryForBrowser(t *testing.T) (*slapdtest.Server, string) {
 	t.Helper()
-	sl := slapdtest.Start(t)
-	ou := sl.NewOU(t)
-	sl.AddLDIF(t, fmt.Sprintf(`dn: cn=svc,%[1]s
-objectClass: inetOrgPerson
-cn: svc
-sn: Service
-userPassword: svc-pa$$word
-
-dn: uid=hana,%[1]s
-objectClass: inetOrgPerson
-uid: hana
-cn: 박하나
-sn: Park
-mail: hana@example.test
-userPassword: Hana!2345
-
-dn: uid=jun,%[1]s
-objectClass: inetOrgPerson
-uid: jun
-cn: 이준
-sn: Lee
-mail: jun@example.test
-userPassword: Jun!2345
-
-dn: uid=minho,%[1]s
-objectClass: inetOrgPerson
-uid: minho
-cn: 김민호
-sn: Kim
-mail: minho@example.test
-userPassword: Minho!2345
-
-dn: uid=sora,%[1]s
-objectClass: inetOrgPerson
-uid: sora
-cn: 최소라
-sn: Choi
-mail: sora@example.test
-userPassword: Sora!2345
-
-dn: cn=sso,%[1]s
-objectClass: groupOfNames
-cn: sso
-member: uid=hana,%[1]s
-member: uid=jun,%[1]s
-member: uid=minho,%[1]s
-member: uid=sora,%[1]s
-`, ou))
-	return sl, ou
+	return startDirectory(t, []dirUser{
+		userHanaEntry,
+		{uid: "jun", cn: "이준", sn: "Lee", mail: "jun@example.test", password: "Jun!2345", member: true},
+		{uid: "minho", cn: "김민호", sn: "Kim", mail: "minho@example.test", password: "Minho!2345", member: true},
+		{uid: "sora", cn: "최소라", sn: "Choi", mail: "sora@example.test", password: "Sora!2345", member: true},
+	})
 }
 
 // accountStates wraps the real authenticator: a listed user whose password

@@ -83,42 +83,46 @@ func startServer(t testing.TB, cfg *config.Config) string {
 	return ts.URL
 }
 
+// dirUser is one employee of a test directory.
+type dirUser struct {
+	uid, cn, sn, mail, password string
+	// member puts the user in the "sso" group.
+	member bool
+}
+
+var (
+	userHanaEntry     = dirUser{uid: "hana", cn: "박하나", sn: "Park", mail: "hana@example.test", password: "Hana!2345", member: true}
+	userOutsiderEntry = dirUser{uid: "outsider", cn: "Outsider", sn: "Out", mail: "outsider@example.test", password: "Out!2345"}
+)
+
+// startDirectory starts a real slapd (with extra slapd.conf options) and
+// fills the test's own OU with the service account cn=svc (password
+// "svc-pa$$word"), the users, and the group cn=sso of the members.
+func startDirectory(t testing.TB, users []dirUser, opts ...slapdtest.Option) (*slapdtest.Server, string) {
+	t.Helper()
+	sl := slapdtest.Start(t, opts...)
+	ou := sl.NewOU(t)
+	var b strings.Builder
+	fmt.Fprintf(&b, "dn: cn=svc,%s\nobjectClass: inetOrgPerson\ncn: svc\nsn: Service\nuserPassword: svc-pa$$word\n", ou)
+	group := fmt.Sprintf("\ndn: cn=sso,%s\nobjectClass: groupOfNames\ncn: sso\n", ou)
+	for _, u := range users {
+		fmt.Fprintf(&b, "\ndn: uid=%s,%s\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: %s\nmail: %s\nuserPassword: %s\n",
+			u.uid, ou, u.uid, u.cn, u.sn, u.mail, u.password)
+		if u.member {
+			group += fmt.Sprintf("member: uid=%s,%s\n", u.uid, ou)
+		}
+	}
+	sl.AddLDIF(t, b.String()+group)
+	return sl, ou
+}
+
 // directoryFixture starts a real slapd with a service account, a member of
 // the "sso" group (hana) and a non-member (outsider), in the test's own OU.
 func directoryFixture(t *testing.T) (*slapdtest.Server, string) { return directoryFixtureTB(t) }
 
 func directoryFixtureTB(t testing.TB) (*slapdtest.Server, string) {
 	t.Helper()
-	sl := slapdtest.Start(t)
-	ou := sl.NewOU(t)
-	sl.AddLDIF(t, fmt.Sprintf(`dn: cn=svc,%[1]s
-objectClass: inetOrgPerson
-cn: svc
-sn: Service
-userPassword: svc-pa$$word
-
-dn: uid=hana,%[1]s
-objectClass: inetOrgPerson
-uid: hana
-cn: 박하나
-sn: Park
-mail: hana@example.test
-userPassword: Hana!2345
-
-dn: uid=outsider,%[1]s
-objectClass: inetOrgPerson
-uid: outsider
-cn: Outsider
-sn: Out
-mail: outsider@example.test
-userPassword: Out!2345
-
-dn: cn=sso,%[1]s
-objectClass: groupOfNames
-cn: sso
-member: uid=hana,%[1]s
-`, ou))
-	return sl, ou
+	return startDirectory(t, []dirUser{userHanaEntry, userOutsiderEntry})
 }
 
 // TestLoginAgainstRealSlapd is the foundation's end-to-end journey: the

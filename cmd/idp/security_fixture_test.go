@@ -93,46 +93,11 @@ type secEnv struct {
 // refuses them itself rather than relying on the directory.
 func secDirectory(t testing.TB) (*slapdtest.Server, string) {
 	t.Helper()
-	sl := slapdtest.Start(t, slapdtest.WithConfig("allow bind_anon_dn"))
-	ou := sl.NewOU(t)
-	sl.AddLDIF(t, fmt.Sprintf(`dn: cn=svc,%[1]s
-objectClass: inetOrgPerson
-cn: svc
-sn: Service
-userPassword: svc-pa$$word
-
-dn: uid=hana,%[1]s
-objectClass: inetOrgPerson
-uid: hana
-cn: 박하나
-sn: Park
-mail: hana@example.test
-userPassword: Hana!2345
-
-dn: uid=hanb,%[1]s
-objectClass: inetOrgPerson
-uid: hanb
-cn: Hanb
-sn: B
-mail: hanb@example.test
-userPassword: Hanb!2345
-
-dn: uid=cmt,%[1]s
-objectClass: inetOrgPerson
-uid: cmt
-cn: Comment
-sn: C
-mail: %[2]s
-userPassword: Cmt!23456
-
-dn: cn=sso,%[1]s
-objectClass: groupOfNames
-cn: sso
-member: uid=hana,%[1]s
-member: uid=hanb,%[1]s
-member: uid=cmt,%[1]s
-`, ou, secCommentMail))
-	return sl, ou
+	return startDirectory(t, []dirUser{
+		userHanaEntry,
+		{uid: "hanb", cn: "Hanb", sn: "B", mail: "hanb@example.test", password: "Hanb!2345", member: true},
+		{uid: "cmt", cn: "Comment", sn: "C", mail: secCommentMail, password: "Cmt!23456", member: true},
+	}, slapdtest.WithConfig("allow bind_anon_dn"))
 }
 
 // secConfig is the suite's configuration: both SSO modes, two OAuth clients
