@@ -41,7 +41,7 @@ func BenchmarkPutSession(b *testing.B) {
 	}
 }
 
-// BenchmarkPutSessionParallel shows what db.Batch buys when logins overlap:
+// BenchmarkPutSessionParallel shows what group commit buys when logins overlap:
 // 16 writers per CPU share fsyncs instead of queueing for one each.
 func BenchmarkPutSessionParallel(b *testing.B) {
 	s, ctx := benchStore(b), b.Context()

@@ -23,14 +23,6 @@ var ErrLocked = errors.New("boltstore: database is locked")
 // fileMode keeps session and code records away from other local users.
 const fileMode = 0o600
 
-// batchDelay bounds how long a Put or Delete waits for company in db.Batch.
-// bbolt's default (10ms) would add that much to every lone login; 2ms still
-// lets a burst share one fsync. Measured on the CI machine (bench_test.go):
-// a lone PutSession costs ~3ms with Batch against ~0.7ms with Update, but 32
-// concurrent writers get ~0.13ms per put against ~0.5ms. Logins are waiting
-// on an LDAP bind anyway, so throughput under a morning rush wins.
-const batchDelay = 2 * time.Millisecond
-
 // sweepChunk bounds the deletions of one sweep transaction so a large
 // backlog never holds the writer lock for long.
 const sweepChunk = 1000
@@ -64,9 +56,10 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // Backend is a store.Backend in one bbolt file.
 type Backend struct {
-	db   *bolt.DB
-	now  func() time.Time
-	stop func()
+	db     *bolt.DB
+	commit *committer
+	now    func() time.Time
+	stop   func()
 
 	closeOnce sync.Once
 	closeErr  error
@@ -99,12 +92,11 @@ func Open(path string, opts ...Option) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	db.MaxBatchDelay = batchDelay
 	// bbolt creates the file 0600 but leaves an existing file's mode alone.
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		o.log.Warn("store file is accessible to other users", "path", path, "mode", fi.Mode().Perm().String())
 	}
-	b := &Backend{db: db, now: o.now}
+	b := &Backend{db: db, commit: newCommitter(db), now: o.now}
 	b.stop = store.StartSweeper(b.Sweep, o.sweepInterval, o.log)
 	return b, nil
 }
@@ -154,9 +146,9 @@ func readLive(bkt *bolt.Bucket, key []byte, now int64, tombstones bool) (record,
 	return r, true, nil
 }
 
-// Put implements store.Backend. It runs in db.Batch, which may call the
-// function more than once: safe, because writing the same record twice
-// leaves the same state as writing it once.
+// Put implements store.Backend. Like every write it goes through the group
+// committer, which may run the function twice: safe, because writing the
+// same record twice leaves the same state as writing it once.
 func (b *Backend) Put(ctx context.Context, bucket string, key, value []byte, expiresAt time.Time) error {
 	if err := check(ctx, "put", bucket, key); err != nil {
 		return err
@@ -165,7 +157,7 @@ func (b *Backend) Put(ctx context.Context, bucket string, key, value []byte, exp
 		return fmt.Errorf("boltstore: put: %w", err)
 	}
 	v := encode(unixNano(expiresAt), 0, value)
-	return fail("put", b.db.Batch(func(tx *bolt.Tx) error {
+	return fail("put", b.commit.do(func(tx *bolt.Tx) error {
 		bkt, err := tx.CreateBucketIfNotExists([]byte(bucket))
 		if err != nil {
 			return err
@@ -197,13 +189,13 @@ func (b *Backend) Get(ctx context.Context, bucket string, key []byte) ([]byte, e
 	return out, nil
 }
 
-// Delete implements store.Backend. Like Put it may run twice in db.Batch,
-// and deleting twice is the same as deleting once.
+// Delete implements store.Backend. Like Put it may run twice in a group
+// commit, and deleting twice is the same as deleting once.
 func (b *Backend) Delete(ctx context.Context, bucket string, key []byte) error {
 	if err := check(ctx, "delete", bucket, key); err != nil {
 		return err
 	}
-	return fail("delete", b.db.Batch(func(tx *bolt.Tx) error {
+	return fail("delete", b.commit.do(func(tx *bolt.Tx) error {
 		if bkt := tx.Bucket([]byte(bucket)); bkt != nil {
 			return bkt.Delete(key)
 		}
@@ -214,15 +206,16 @@ func (b *Backend) Delete(ctx context.Context, bucket string, key []byte) error {
 // update runs fn in a read-write transaction on bucket, created first when
 // create is set; without it a missing bucket gives idp.ErrNotFound.
 //
-// It goes through db.Batch so that concurrent logins share one commit (one
-// fsync) instead of queueing for the single writer. That is safe for the
-// read-modify-write operations because every fn below resets what it
-// reports at its start: bbolt may run a batched fn again (after a neighbour
-// in its batch failed, the batch is rolled back and retried, and a failing
-// fn is finally run alone), and only the run whose transaction committed
-// leaves its result behind. Nothing a rolled-back run did is visible.
+// It goes through the group committer (commit.go) so that concurrent
+// logins share one commit (one fsync pair) instead of queueing for the
+// single writer. That is safe for the read-modify-write operations because
+// every fn below resets what it reports at its start and reports an outcome
+// (not found, invalid) only before it writes: the committer may run an fn
+// again alone after its group was rolled back, and only the run whose
+// transaction committed leaves its result behind. Nothing a rolled-back
+// run did is visible.
 func (b *Backend) update(op, bucket string, create bool, fn func(bkt *bolt.Bucket, now int64) error) error {
-	return fail(op, b.db.Batch(func(tx *bolt.Tx) error {
+	return fail(op, b.commit.do(func(tx *bolt.Tx) error {
 		bkt := tx.Bucket([]byte(bucket))
 		if bkt == nil && !create {
 			return idp.ErrNotFound
@@ -405,11 +398,12 @@ func (b *Backend) Check(ctx context.Context) error {
 	return fail("check", b.db.View(func(*bolt.Tx) error { return nil }))
 }
 
-// Close stops the sweeper, then closes the file and releases its lock.
-// It is idempotent.
+// Close stops the sweeper and the committer (after the writes it has
+// accepted), then closes the file and releases its lock. It is idempotent.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		b.stop()
+		b.commit.stop()
 		if err := b.db.Close(); err != nil {
 			b.closeErr = fmt.Errorf("boltstore: close: %w", err)
 		}

@@ -11,10 +11,12 @@
 // expiry, and a background sweeper (default every minute, stopped by Close)
 // deletes expired records in chunks.
 //
-// Atomicity: Take, Consume, PutIfAbsent and Incr each read and write in one
-// Update transaction, and bbolt runs one writer at a time. Put and Delete go
-// through db.Batch, which merges concurrent writers into one fsync; that is
-// safe for them because they are idempotent (Batch may run a function twice).
+// Atomicity: every write (Put, Delete, Take, Consume, PutIfAbsent, Incr)
+// reads and writes inside one read-write transaction, and bbolt runs one
+// writer at a time. Writes go through a group committer (commit.go): a lone
+// write commits at once, and writes that arrive while a commit is on the
+// disk share the next one, so a morning rush pays one fsync pair per group
+// rather than per write, and a single user never waits for a batch timer.
 //
 // The file is created with mode 0600; Open warns when an existing file is
 // readable by others.
