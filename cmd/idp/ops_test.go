@@ -134,7 +134,8 @@ admin:
 		t.Fatalf("outsider: /admin %d, want 403", resp.StatusCode)
 	}
 
-	// The store, searched by user.
+	// The store, searched by user, once the background writes are done.
+	w.audit.Flush()
 	evs, err := w.store.(idp.AuditStore).ListAudit(t.Context(), idp.AuditQuery{User: "HANA"})
 	if err != nil || len(evs) != 2 || evs[0].Result != idp.AuditSuccess || evs[1].Reason != idp.ReasonInvalidCredentials {
 		t.Fatalf("hana's events = %+v (%v), want success then invalid_credentials", evs, err)

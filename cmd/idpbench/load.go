@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -56,9 +57,12 @@ type cellResult struct {
 	StepOrder    []string               `json:"step_order"`
 	IdPCPUms     float64                `json:"idp_cpu_ms_per_login"`
 	SlapdCPUms   float64                `json:"slapd_cpu_ms_per_login"`
-	IdPCPUUtil   float64                `json:"idp_cpu_util"` // cores busy
-	IdPRSSKB     int64                  `json:"idp_rss_kb"`
-	IdPAnonKB    int64                  `json:"idp_rss_anon_kb"`
+	// GenCPUms is the generator's own CPU per login (this process, not its
+	// children): it shows whether the generator could be the bottleneck.
+	GenCPUms   float64 `json:"generator_cpu_ms_per_login"`
+	IdPCPUUtil float64 `json:"idp_cpu_util"` // cores busy
+	IdPRSSKB   int64   `json:"idp_rss_kb"`
+	IdPAnonKB  int64   `json:"idp_rss_anon_kb"`
 }
 
 // runCell runs j with c.concurrency workers: warm-up, then the window.
@@ -138,7 +142,7 @@ func runCell(ctx context.Context, j journey, c cellConfig, w watched) cellResult
 		}()
 	}
 	sleepCtx(ctx, c.warmup)
-	cpu0, slapd0 := cpuOf(w.idp), cpuOf(w.slapd)
+	cpu0, slapd0, gen0 := cpuOf(w.idp), cpuOf(w.slapd), selfCPU()
 	measuring.Store(true)
 	t0 := time.Now()
 	if c.atWindow != nil {
@@ -154,7 +158,7 @@ func runCell(ctx context.Context, j journey, c cellConfig, w watched) cellResult
 	}
 	measuring.Store(false)
 	elapsed := time.Since(t0)
-	cpu1, slapd1 := cpuOf(w.idp), cpuOf(w.slapd)
+	cpu1, slapd1, gen1 := cpuOf(w.idp), cpuOf(w.slapd), selfCPU()
 	rss, anon := rssKB(w.idp)
 	cancel()
 	wg.Wait()
@@ -185,6 +189,7 @@ func runCell(ctx context.Context, j journey, c cellConfig, w watched) cellResult
 	if r.Logins > 0 {
 		r.IdPCPUms = ms(cpu1-cpu0) / float64(r.Logins)
 		r.SlapdCPUms = ms(slapd1-slapd0) / float64(r.Logins)
+		r.GenCPUms = ms(gen1-gen0) / float64(r.Logins)
 	}
 	r.IdPCPUUtil = (cpu1 - cpu0).Seconds() / elapsed.Seconds()
 	return r
@@ -196,6 +201,15 @@ func cpuOf(pid int) time.Duration {
 	}
 	d, _ := treeCPU(pid)
 	return d
+}
+
+// selfCPU is the generator's own CPU time, without its children's.
+func selfCPU() time.Duration {
+	st, err := readStat(os.Getpid())
+	if err != nil {
+		return 0
+	}
+	return time.Duration(st.cpu) * time.Second / clockTick
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

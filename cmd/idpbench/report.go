@@ -118,8 +118,8 @@ func (r *report) add(c cellResult) { r.Cells = append(r.Cells, c) }
 
 func (c cellResult) summary() string {
 	l := c.Steps["login"]
-	return fmt.Sprintf("%-5s %-6s users=%-6d c=%-3d %7.1f logins/s  login p50 %6.1f p99 %6.1f ms  errors %d  IdP %.2f ms CPU/login  slapd %.2f",
-		c.Target, c.Mode, c.Users, c.Concurrency, c.LoginsPerSec, l.P50, l.P99, c.Errors, c.IdPCPUms, c.SlapdCPUms)
+	return fmt.Sprintf("%-5s %-6s users=%-6d c=%-3d %7.1f logins/s  login p50 %6.1f p99 %6.1f ms  errors %d  IdP %.2f ms CPU/login  slapd %.2f  generator %.2f",
+		c.Target, c.Mode, c.Users, c.Concurrency, c.LoginsPerSec, l.P50, l.P99, c.Errors, c.IdPCPUms, c.SlapdCPUms, c.GenCPUms)
 }
 
 // write prints the Markdown report and saves it with the JSON next to it.
@@ -157,15 +157,15 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "- **stopped early**: %s\n", r.Error)
 	}
 	b.WriteString("\n")
-	b.WriteString("| target | mode | users | conc | logins/s | errors | IdP CPU ms/login | slapd CPU ms/login | IdP cores busy | IdP RSS MiB | step p50 / p90 / p99 ms |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| target | mode | users | conc | logins/s | errors | IdP CPU ms/login | slapd CPU ms/login | generator CPU ms/login | IdP cores busy | IdP RSS MiB | step p50 / p90 / p99 ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range r.Cells {
 		var steps []string
 		for _, n := range c.StepOrder {
 			p := c.Steps[n]
 			steps = append(steps, fmt.Sprintf("%s %.1f / %.1f / %.1f", n, p.P50, p.P90, p.P99))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.0f | %d | %.2f | %.2f | %.2f | %.1f | %s |\n", c.Target, c.Mode, c.Users, c.Concurrency,
-			c.LoginsPerSec, c.Errors, c.IdPCPUms, c.SlapdCPUms, c.IdPCPUUtil, float64(c.IdPRSSKB)/1024, strings.Join(steps, "; "))
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.0f | %d | %.2f | %.2f | %.2f | %.2f | %.1f | %s |\n", c.Target, c.Mode, c.Users, c.Concurrency,
+			c.LoginsPerSec, c.Errors, c.IdPCPUms, c.SlapdCPUms, c.GenCPUms, c.IdPCPUUtil, float64(c.IdPRSSKB)/1024, strings.Join(steps, "; "))
 	}
 	for _, c := range r.Cells {
 		for _, e := range c.ErrorSamples {

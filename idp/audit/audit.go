@@ -68,12 +68,36 @@ func (t tee) Audit(ctx context.Context, e idp.AuditEvent) {
 	}
 }
 
+// Flush waits for the pending writes of every Auditor that has a Flush.
+func (t tee) Flush() {
+	for _, a := range t {
+		if f, ok := a.(interface{ Flush() }); ok {
+			f.Flush()
+		}
+	}
+}
+
+// maxPendingStores bounds the events being written to the store at once;
+// Audit waits when that many are pending, so a slow store slows sign-ins
+// down rather than dropping events or growing memory without bound.
+const maxPendingStores = 256
+
 // Log keeps events in an idp.AuditStore and writes them as JSON lines.
+//
+// The JSON line is written before Audit returns. The store write runs in
+// the background (at most maxPendingStores at once), so a sign-in does not
+// wait for the four store commits of its event: the admin page may show an
+// event a few milliseconds after the sign-in finished, and a crash loses
+// the events of those last milliseconds from the store (not from the
+// file). Flush and Close wait for pending writes.
 type Log struct {
 	store  idp.AuditStore
 	path   string
 	stdout io.Writer
 	log    *slog.Logger
+
+	pending chan struct{}
+	writes  sync.WaitGroup
 
 	mu sync.Mutex
 	w  io.Writer
@@ -95,7 +119,7 @@ type Options struct {
 
 // New opens the JSON-lines file, if any.
 func New(o Options) (*Log, error) {
-	l := &Log{store: o.Store, path: o.File, stdout: o.Stdout, log: o.Logger}
+	l := &Log{store: o.Store, path: o.File, stdout: o.Stdout, log: o.Logger, pending: make(chan struct{}, maxPendingStores)}
 	if l.stdout == nil {
 		l.stdout = os.Stdout
 	}
@@ -134,8 +158,12 @@ func (l *Log) Reopen() error {
 	return nil
 }
 
-// Close closes the file.
+// Flush waits until every event handed to Audit so far is in the store.
+func (l *Log) Flush() { l.writes.Wait() }
+
+// Close waits for pending store writes, then closes the file.
 func (l *Log) Close() error {
+	l.Flush()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.w = nil
@@ -147,17 +175,23 @@ func (l *Log) Close() error {
 	return nil
 }
 
-// Audit stores e and writes it as one JSON line.
+// Audit writes e as one JSON line and stores it in the background.
 func (l *Log) Audit(ctx context.Context, e idp.AuditEvent) {
 	if l.store != nil {
-		// The sign-in may have been cancelled by the browser; its record
-		// must still be written.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		err := l.store.PutAudit(sctx, e)
-		cancel()
-		if err != nil {
-			l.log.Error("audit_store_failed", "request_id", e.RequestID, "err", err)
-		}
+		l.pending <- struct{}{}
+		l.writes.Add(1)
+		// The sign-in may have been cancelled by the browser, and its
+		// request is over before this runs; its record must still be
+		// written.
+		sctx := context.WithoutCancel(ctx)
+		go func() {
+			defer func() { <-l.pending; l.writes.Done() }()
+			sctx, cancel := context.WithTimeout(sctx, 5*time.Second)
+			defer cancel()
+			if err := l.store.PutAudit(sctx, e); err != nil {
+				l.log.Error("audit_store_failed", "request_id", e.RequestID, "err", err)
+			}
+		}()
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -67,6 +67,7 @@ func TestLogFileStoreAndReopen(t *testing.T) {
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("audit file mode: %v %v, want 0600", fi.Mode(), err)
 	}
+	l.Flush()
 	evs, err := st.(idp.AuditStore).ListAudit(t.Context(), idp.AuditQuery{Before: now.Add(time.Minute)})
 	if err != nil || len(evs) != 2 || evs[0].User != "bob" {
 		t.Errorf("store has %+v (%v), want bob then alice", evs, err)
@@ -103,5 +104,28 @@ func TestConfig(t *testing.T) {
 				t.Fatalf("Validate = %v, want problems: %v", ps, tc.bad)
 			}
 		})
+	}
+}
+
+// TestLogStoreBackpressure: more events at once than may be pending all
+// reach the store, none is dropped, and Close waits for them.
+func TestLogStoreBackpressure(t *testing.T) {
+	st := store.New(memory.New())
+	t.Cleanup(func() { st.Close() })
+	l, err := New(Options{Store: st.(idp.AuditStore)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	const n = 3 * maxPendingStores
+	for i := range n {
+		l.Audit(t.Context(), event("alice", now.Add(time.Duration(i)*time.Microsecond)))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := st.(idp.AuditStore).ListAudit(t.Context(), idp.AuditQuery{User: "alice", Before: now.Add(time.Minute), Limit: 1000})
+	if err != nil || len(evs) != n {
+		t.Fatalf("store has %d events (%v), want %d", len(evs), err, n)
 	}
 }

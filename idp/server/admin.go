@@ -139,6 +139,11 @@ func (s *Server) adminPage(c echo.Context) error {
 		cancel()
 	}
 	if as, ok := s.store.(idp.AuditStore); ok {
+		// The audit log stores events in the background: wait for those
+		// already handed to it, so the admin sees their own sign-in.
+		if f, ok := s.auditor.(interface{ Flush() }); ok {
+			f.Flush()
+		}
 		evs, err := as.ListAudit(ctx, idp.AuditQuery{User: d.User, Before: s.now().Add(time.Second), Limit: adminEventLimit})
 		if err != nil {
 			s.log.Error("admin_audit_failed", "request_id", requestID(c), "err", err)

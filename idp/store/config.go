@@ -29,6 +29,11 @@ const (
 	// DefaultLockTimeout bounds how long Open waits for another process to
 	// release the file before failing.
 	DefaultLockTimeout = 2 * time.Second
+	// ShortLivedMemory keeps ShortLivedBuckets (and the login throttle's
+	// counts) in process memory beside a bolt file; ShortLivedDurable
+	// writes them to the file like everything else.
+	ShortLivedMemory  = "memory"
+	ShortLivedDurable = "durable"
 	// maxLockTimeout keeps a misconfigured timeout from looking like a hang.
 	maxLockTimeout = time.Minute
 )
@@ -48,6 +53,16 @@ type Config struct {
 	// LockTimeout is how long opening the bolt file waits for another
 	// process that holds it. More than 0, at most 1m. Default 2s.
 	LockTimeout time.Duration `yaml:"lock_timeout"`
+	// ShortLived says where the bolt backend keeps short-lived records:
+	// pending login requests, replay markers, rate-limit and login-throttle
+	// counters, access tokens. "memory" (default): in process memory, so a
+	// login waits for the disk only for its session and code; a crash or
+	// restart makes people whose login page was open start again, voids
+	// access tokens already issued (the SP has used them by then) and
+	// resets the throttle's counts. "durable": in the file, at about 9 more
+	// synchronous commits per login. Only for the bolt backend (redis keeps
+	// everything in Redis so that instances share it).
+	ShortLived string `yaml:"short_lived"`
 	// Redis is the server or Sentinel group of the redis backend; ignored
 	// by the others.
 	Redis RedisConfig `yaml:"redis"`
@@ -60,6 +75,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Path == "" && c.Backend == BackendBolt {
 		c.Path = DefaultPath
+	}
+	if c.ShortLived == "" && c.Backend == BackendBolt {
+		c.ShortLived = ShortLivedMemory
 	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = DefaultSweepInterval
@@ -80,9 +98,15 @@ func (c *Config) Validate() idp.Problems {
 		if c.Path == "" {
 			ps.Addf("path", "set the bolt database file, e.g. %q", DefaultPath)
 		}
+		if c.ShortLived != ShortLivedMemory && c.ShortLived != ShortLivedDurable {
+			ps.Addf("short_lived", "unknown value %q: use %q (default) or %q", c.ShortLived, ShortLivedMemory, ShortLivedDurable)
+		}
 	case BackendMemory:
 	case BackendRedis:
 		ps.Merge("redis", c.Redis.Validate())
+		if c.ShortLived != "" {
+			ps.Addf("short_lived", "only for the bolt backend: redis keeps every record in Redis so that all instances see it; remove the key")
+		}
 	default:
 		ps.Addf("backend", "unknown backend %q: use %q, %q or %q", c.Backend, BackendBolt, BackendRedis, BackendMemory)
 	}

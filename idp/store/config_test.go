@@ -15,7 +15,7 @@ import (
 func TestConfigDefaults(t *testing.T) {
 	var c store.Config
 	c.SetDefaults()
-	want := store.Config{Backend: "bolt", Path: "/var/lib/idp/idp.db", SweepInterval: time.Minute, LockTimeout: 2 * time.Second}
+	want := store.Config{Backend: "bolt", Path: "/var/lib/idp/idp.db", ShortLived: "memory", SweepInterval: time.Minute, LockTimeout: 2 * time.Second}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("SetDefaults = %+v, want %+v", c, want)
 	}
@@ -31,14 +31,14 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestConfigYAML(t *testing.T) {
-	const doc = "backend: bolt\npath: /tmp/x.db\nsweep_interval: 30s\nlock_timeout: 500ms\n"
+	const doc = "backend: bolt\npath: /tmp/x.db\nshort_lived: durable\nsweep_interval: 30s\nlock_timeout: 500ms\n"
 	var c store.Config
 	dec := yaml.NewDecoder(strings.NewReader(doc))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
 		t.Fatal(err)
 	}
-	want := store.Config{Backend: "bolt", Path: "/tmp/x.db", SweepInterval: 30 * time.Second, LockTimeout: 500 * time.Millisecond}
+	want := store.Config{Backend: "bolt", Path: "/tmp/x.db", ShortLived: "durable", SweepInterval: 30 * time.Second, LockTimeout: 500 * time.Millisecond}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("decoded %+v, want %+v", c, want)
 	}
@@ -50,11 +50,18 @@ func TestConfigValidate(t *testing.T) {
 		cfg  store.Config
 		keys []string
 	}{
-		{"ok bolt", store.Config{Backend: "bolt", Path: "idp.db", SweepInterval: time.Second, LockTimeout: time.Minute}, nil},
+		{"ok bolt", store.Config{Backend: "bolt", Path: "idp.db", ShortLived: "memory", SweepInterval: time.Second, LockTimeout: time.Minute}, nil},
+		{"bolt durable", store.Config{Backend: "bolt", Path: "idp.db", ShortLived: "durable", SweepInterval: time.Second, LockTimeout: time.Minute}, nil},
+		{"bolt short_lived unknown", store.Config{Backend: "bolt", Path: "idp.db", ShortLived: "disk", SweepInterval: time.Second, LockTimeout: time.Minute}, []string{"short_lived"}},
+		{"redis with short_lived", func() store.Config {
+			c := store.Config{Backend: "redis", ShortLived: "memory", Redis: store.RedisConfig{Addr: "127.0.0.1:6379"}}
+			c.SetDefaults()
+			return c
+		}(), []string{"short_lived"}},
 		{"ok memory", store.Config{Backend: "memory", SweepInterval: time.Minute, LockTimeout: time.Second}, nil},
 		{"unknown backend", store.Config{Backend: "etcd", SweepInterval: time.Minute, LockTimeout: time.Second}, []string{"backend"}},
-		{"bolt without path", store.Config{Backend: "bolt", SweepInterval: time.Minute, LockTimeout: time.Second}, []string{"path"}},
-		{"everything wrong at once", store.Config{Backend: "bolt", SweepInterval: time.Millisecond, LockTimeout: -time.Second},
+		{"bolt without path", store.Config{Backend: "bolt", ShortLived: "memory", SweepInterval: time.Minute, LockTimeout: time.Second}, []string{"path"}},
+		{"everything wrong at once", store.Config{Backend: "bolt", ShortLived: "memory", SweepInterval: time.Millisecond, LockTimeout: -time.Second},
 			[]string{"path", "sweep_interval", "lock_timeout"}},
 		{"lock timeout too long", store.Config{Backend: "memory", SweepInterval: time.Minute, LockTimeout: time.Hour}, []string{"lock_timeout"}},
 	}

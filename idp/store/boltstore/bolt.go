@@ -84,7 +84,7 @@ func Open(path string, opts ...Option) (*Backend, error) {
 	if path == "" {
 		return nil, fmt.Errorf("boltstore: open: %w: empty path", store.ErrInvalid)
 	}
-	db, err := bolt.Open(path, fileMode, &bolt.Options{Timeout: o.lockTimeout})
+	db, err := bolt.Open(path, fileMode, &bolt.Options{Timeout: o.lockTimeout, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s is still locked after %s; another idp process probably holds it (stop that process, or set store.path to another file)",
 			ErrLocked, path, o.lockTimeout)

@@ -15,6 +15,7 @@ import (
 	"github.com/ncp-sso/idp/idp"
 	"github.com/ncp-sso/idp/idp/store"
 	"github.com/ncp-sso/idp/idp/store/boltstore"
+	"github.com/ncp-sso/idp/idp/store/memory"
 	"github.com/ncp-sso/idp/idp/store/storetest"
 )
 
@@ -218,4 +219,13 @@ func TestFileHoldsNoSecrets(t *testing.T) {
 		t.Fatal("bucket name not found in the raw file: the scan cannot see plain text")
 	}
 	storetest.WantAbsent(t, "database file", raw, storetest.Secrets(sess, flow, code, tok))
+}
+
+// TestConformanceSplit runs the suite on what `idp serve` builds by
+// default: the bolt file with the short-lived buckets in memory.
+func TestConformanceSplit(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Backend {
+		fast := memory.New(memory.WithClock(now))
+		return store.Split(open(t, filepath.Join(t.TempDir(), "idp.db"), boltstore.WithClock(now)), fast, store.ShortLivedBuckets...)
+	})
 }

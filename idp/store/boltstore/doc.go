@@ -11,6 +11,10 @@
 // expiry, and a background sweeper (default every minute, stopped by Close)
 // deletes expired records in chunks.
 //
+// The freelist is not written on each commit (NoFreelistSync, map freelist):
+// Open rebuilds it by scanning the file, which costs milliseconds, while
+// writing it would cost every commit pages that grow with the file.
+//
 // Atomicity: every write (Put, Delete, Take, Consume, PutIfAbsent, Incr)
 // reads and writes inside one read-write transaction, and bbolt runs one
 // writer at a time. Writes go through a group committer (commit.go): a lone
