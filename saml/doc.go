@@ -3,8 +3,9 @@
 // WORKS, or any SP described by metadata), parks them as idp.Flows, and
 // answers with signed Responses through an auto-submitting HTML form.
 //
-// It uses crewjam/saml only for its XML types and goxmldsig for signatures;
-// crewjam's IdentityProvider / samlidp handlers are deliberately not used
+// It uses crewjam/saml for its inbound XML types and metadata, and
+// goxmldsig to verify signed AuthnRequests; crewjam's IdentityProvider /
+// samlidp handlers are deliberately not used
 // (they re-validate after the password, leave replay as a TODO and default
 // to SHA-1). No crewjam package global is read or written on any request
 // path.
@@ -30,6 +31,15 @@
 //     and carries InResponseTo, Destination, Recipient, Audience, the real
 //     authentication time and a short validity window. RelayState is
 //     echoed byte for byte.
+//   - Responses are written directly (render.go): each signed element in
+//     its exclusive canonical form, digested once, its SignedInfo written
+//     canonically and signed once, then the output form. The output is
+//     byte for byte what crewjam's structs, etree and goxmldsig produced
+//     (kept in oracle_test.go; a differential test and fuzz target hold
+//     the two together), except that a CR in text and a TAB, LF or CR in
+//     an attribute value are written as character references, so that
+//     signatures over such values verify (the old output did not).
+//     Invalid UTF-8 and characters XML forbids are written as U+FFFD.
 //   - The POST page widens the CSP form-action to the ACS origin only.
 //   - Logs never contain SAML messages, session IDs or passwords.
 //

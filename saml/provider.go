@@ -54,6 +54,7 @@ type Provider struct {
 	// signing signs Responses; published are the certificates in the
 	// metadata (current, then next).
 	signing *certs.KeyPair
+	signer  signer // of signing
 	current *certs.KeyPair
 	next    *certs.KeyPair
 	host    server.Host
@@ -111,6 +112,7 @@ func New(cfg Config, o Options) (*Provider, error) {
 		}
 		p.signing = p.next
 	}
+	p.signer = newSigner(p.signing.Key, p.signing.Cert)
 	for _, kp := range []*certs.KeyPair{p.current, p.next} {
 		if kp != nil && kp.Cert.NotAfter.Sub(now) < certExpiryWarning {
 			o.Logger.Warn("saml_certificate_expiring", "fingerprint", certs.Fingerprint(kp.Cert), "not_after", kp.Cert.NotAfter.UTC())
@@ -156,7 +158,7 @@ func (p *Provider) ssoURL() string { return p.host.PublicURL() + PathSSO }
 func (p *Provider) builder() builder {
 	return builder{
 		issuer:            p.EntityID(),
-		signer:            signer{key: p.signing.Key, cert: p.signing.Cert},
+		signer:            p.signer,
 		signResponse:      *p.cfg.SignResponse,
 		signAssertion:     *p.cfg.SignAssertion,
 		assertionLifetime: p.cfg.AssertionLifetime,

@@ -8,7 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/beevik/etree"
 	crewjam "github.com/crewjam/saml"
 
 	"github.com/ncp-sso/idp/idp"
@@ -71,8 +70,47 @@ func sessionIndex(sessionID string) string {
 	return "_" + hex.EncodeToString(sum[:16])
 }
 
+// responseData is everything a Response says, computed once from the
+// request and the session; render writes it. Empty optional strings leave
+// their attribute out.
+type responseData struct {
+	id, inResponseTo, destination string
+	issueInstant                  time.Time
+	status                        status
+	assertion                     *assertionData // nil in an error Response
+}
+
+type assertionData struct {
+	id                      string
+	issueInstant            time.Time
+	nameIDFormat, nameID    string
+	inResponseTo            string // SubjectConfirmationData
+	recipient               string // SubjectConfirmationData
+	notBefore, notOnOrAfter time.Time
+	audience                string
+	authnInstant            time.Time
+	sessionIndex            string
+	sessionNotOnOrAfter     time.Time
+	attributes              []samlAttribute
+}
+
+// samlAttribute is one Attribute of the AttributeStatement; each value is
+// an xs:string AttributeValue.
+type samlAttribute struct {
+	name   string
+	values []string
+}
+
 // success builds and signs the Response for an authenticated user.
 func (b builder) success(now time.Time, rnd io.Reader, sp *serviceProvider, req flowPayload, sess idp.Session) ([]byte, error) {
+	d, err := b.successData(now, rnd, sp, req, sess)
+	if err != nil {
+		return nil, err
+	}
+	return b.render(d, b.signResponse, b.signAssertion)
+}
+
+func (b builder) successData(now time.Time, rnd io.Reader, sp *serviceProvider, req flowPayload, sess idp.Session) (*responseData, error) {
 	nameID := sess.Identity.Attribute(sp.nameIDAttr)
 	if nameID == "" {
 		return nil, fmt.Errorf("%w %q", errNoNameID, sp.nameIDAttr)
@@ -90,51 +128,29 @@ func (b builder) success(now time.Time, rnd io.Reader, sp *serviceProvider, req 
 	if authTime.IsZero() {
 		authTime = now
 	}
-	sessionEnd := authTime.Add(b.sessionLifetime)
 	notAfter := now.Add(b.assertionLifetime)
-	a := &crewjam.Assertion{
-		ID:           assertionID,
-		IssueInstant: now,
-		Version:      "2.0",
-		Issuer:       crewjam.Issuer{Format: entityNameIDFormat, Value: b.issuer},
-		Subject: &crewjam.Subject{
-			NameID: &crewjam.NameID{Format: sp.nameIDFormat, Value: nameID},
-			SubjectConfirmations: []crewjam.SubjectConfirmation{{
-				Method: bearerMethod,
-				SubjectConfirmationData: &crewjam.SubjectConfirmationData{
-					InResponseTo: req.RequestID,
-					NotOnOrAfter: notAfter,
-					Recipient:    req.ACS,
-				},
-			}},
+	return &responseData{
+		id:           respID,
+		inResponseTo: req.RequestID,
+		destination:  req.ACS,
+		issueInstant: now,
+		status:       status{top: crewjam.StatusSuccess},
+		assertion: &assertionData{
+			id:                  assertionID,
+			issueInstant:        now,
+			nameIDFormat:        sp.nameIDFormat,
+			nameID:              nameID,
+			inResponseTo:        req.RequestID,
+			recipient:           req.ACS,
+			notBefore:           now,
+			notOnOrAfter:        notAfter,
+			audience:            sp.entityID,
+			authnInstant:        authTime,
+			sessionIndex:        sessionIndex(sess.ID),
+			sessionNotOnOrAfter: authTime.Add(b.sessionLifetime),
+			attributes:          attributes(sp, sess.Identity),
 		},
-		Conditions: &crewjam.Conditions{
-			NotBefore:            now,
-			NotOnOrAfter:         notAfter,
-			AudienceRestrictions: []crewjam.AudienceRestriction{{Audience: crewjam.Audience{Value: sp.entityID}}},
-		},
-		AuthnStatements: []crewjam.AuthnStatement{{
-			AuthnInstant:        authTime,
-			SessionIndex:        sessionIndex(sess.ID),
-			SessionNotOnOrAfter: &sessionEnd,
-			AuthnContext: crewjam.AuthnContext{
-				AuthnContextClassRef: &crewjam.AuthnContextClassRef{Value: passwordProtectedTransport},
-			},
-		}},
-	}
-	if attrs := attributes(sp, sess.Identity); len(attrs) > 0 {
-		a.AttributeStatements = []crewjam.AttributeStatement{{Attributes: attrs}}
-	}
-	if b.signAssertion {
-		sig, err := b.signer.signature(a.Element())
-		if err != nil {
-			return nil, err
-		}
-		a.Signature = sig
-	}
-	resp := b.response(now, respID, req.ACS, req.RequestID, status{top: crewjam.StatusSuccess})
-	resp.Assertion = a
-	return b.finish(resp, b.signResponse)
+	}, nil
 }
 
 // failure builds a signed error Response (no Assertion). Error Responses
@@ -144,48 +160,14 @@ func (b builder) failure(now time.Time, rnd io.Reader, acs, inResponseTo string,
 	if err != nil {
 		return nil, err
 	}
-	return b.finish(b.response(now.UTC(), respID, acs, inResponseTo, st), true)
-}
-
-func (b builder) response(now time.Time, id, acs, inResponseTo string, st status) *crewjam.Response {
-	resp := &crewjam.Response{
-		ID:           id,
-		InResponseTo: inResponseTo,
-		Version:      "2.0",
-		IssueInstant: now,
-		Destination:  acs,
-		Issuer:       &crewjam.Issuer{Format: entityNameIDFormat, Value: b.issuer},
-		Status:       crewjam.Status{StatusCode: crewjam.StatusCode{Value: st.top}},
-	}
-	if st.sub != "" {
-		resp.Status.StatusCode.StatusCode = &crewjam.StatusCode{Value: st.sub}
-	}
-	return resp
-}
-
-// finish signs the Response (after any Assertion signature, which it then
-// covers) and serialises it.
-func (b builder) finish(resp *crewjam.Response, sign bool) ([]byte, error) {
-	if sign {
-		sig, err := b.signer.signature(resp.Element())
-		if err != nil {
-			return nil, err
-		}
-		resp.Signature = sig
-	}
-	doc := etree.NewDocument()
-	doc.SetRoot(resp.Element())
-	out, err := doc.WriteToBytes()
-	if err != nil {
-		return nil, fmt.Errorf("saml: serialise response: %w", err)
-	}
-	return out, nil
+	d := &responseData{id: respID, inResponseTo: inResponseTo, destination: acs, issueInstant: now.UTC(), status: st}
+	return b.render(d, true, false)
 }
 
 // attributes maps directory values to SAML attributes; attributes without
 // values are left out.
-func attributes(sp *serviceProvider, id idp.Identity) []crewjam.Attribute {
-	var out []crewjam.Attribute
+func attributes(sp *serviceProvider, id idp.Identity) []samlAttribute {
+	var out []samlAttribute
 	for _, m := range sp.attributes {
 		vals := id.Attributes[m.dirAttr]
 		if len(vals) == 0 {
@@ -196,11 +178,7 @@ func attributes(sp *serviceProvider, id idp.Identity) []crewjam.Attribute {
 		if len(vals) == 0 {
 			continue
 		}
-		attr := crewjam.Attribute{Name: m.samlName, NameFormat: attrNameFormatBasic}
-		for _, v := range vals {
-			attr.Values = append(attr.Values, crewjam.AttributeValue{Type: "xs:string", Value: v})
-		}
-		out = append(out, attr)
+		out = append(out, samlAttribute{name: m.samlName, values: vals})
 	}
 	return out
 }

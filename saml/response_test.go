@@ -41,7 +41,7 @@ func testBuilder(t testing.TB, signResponse, signAssertion bool) (builder, *serv
 	}
 	return builder{
 		issuer:            testPublicURL + PathMetadata,
-		signer:            signer{key: kp.Key, cert: kp.Cert},
+		signer:            newSigner(kp.Key, kp.Cert),
 		signResponse:      signResponse,
 		signAssertion:     signAssertion,
 		assertionLifetime: DefaultAssertionLifetime,
@@ -204,19 +204,6 @@ func TestResponseTimesAreUTC(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?:Instant|NotBefore|NotOnOrAfter)="([^"]*)"`).FindAllSubmatch(out, -1) {
 		if !strings.HasSuffix(string(m[1]), "Z") {
 			t.Errorf("time %s is not UTC", m[1])
-		}
-	}
-}
-
-func BenchmarkBuildAndSignResponse(b *testing.B) {
-	bl, sp := testBuilder(b, true, true)
-	sess := idp.Session{ID: "s", AuthTime: time.Now(), Identity: idp.Identity{Email: "hong@acme.example", DisplayName: "홍길동"}}
-	pl := flowPayload{SP: sp.name, RequestID: "id-bench", ACS: testACS}
-	r := &counterReader{}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := bl.success(time.Now(), r, sp, pl, sess); err != nil {
-			b.Fatal(err)
 		}
 	}
 }

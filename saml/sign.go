@@ -2,46 +2,112 @@ package saml
 
 import (
 	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
-
-	"github.com/beevik/etree"
-	dsig "github.com/russellhaering/goxmldsig"
 )
 
-// signer makes enveloped XML signatures: RSA-SHA256 over a SHA-256 digest,
-// exclusive C14N without an inclusive-namespace prefix list. SHA-1 is never
-// used. It is safe for concurrent use (a new signing context per call).
+// XML signature algorithm identifiers we emit. SHA-1 is never used.
+const (
+	nsDSig         = "http://www.w3.org/2000/09/xmldsig#"
+	algExcC14N     = "http://www.w3.org/2001/10/xml-exc-c14n#"
+	algRSASHA256   = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+	algEnveloped   = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+	algDigSHA256   = "http://www.w3.org/2001/04/xmlenc#sha256"
+	signatureBytes = 512 // room for an RSA-4096 signature value, Base64
+)
+
+// signer makes enveloped XML signatures of one fixed shape: exclusive C14N
+// without an inclusive-namespace prefix list, the enveloped-signature
+// transform, a SHA-256 digest, RSA PKCS#1 v1.5 with SHA-256, and the
+// signing certificate in KeyInfo. It is immutable and safe for concurrent
+// use.
 type signer struct {
-	key  crypto.Signer
-	cert *x509.Certificate
+	key crypto.Signer
+	// certB64 is the certificate's DER in Base64, computed once.
+	certB64 string
 }
 
-func (s signer) context() (*dsig.SigningContext, error) {
-	ctx, err := dsig.NewSigningContext(s.key, [][]byte{s.cert.Raw})
-	if err != nil {
-		return nil, fmt.Errorf("saml: signing context: %w", err)
-	}
-	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
-		return nil, fmt.Errorf("saml: signature method: %w", err)
-	}
-	return ctx, nil
+func newSigner(key crypto.Signer, cert *x509.Certificate) signer {
+	return signer{key: key, certB64: base64.StdEncoding.EncodeToString(cert.Raw)}
 }
 
-// signature returns the enveloped Signature element for el, whose ID
-// attribute the Reference points at. The caller places it right after the
-// element's Issuer, as the SAML schema requires; the enveloped-signature
-// transform removes it again before digesting, so its position does not
-// change the digest.
-func (s signer) signature(el *etree.Element) (*etree.Element, error) {
-	ctx, err := s.context()
+// signature is the part of a Signature element that differs from one
+// signature to the next.
+type signature struct {
+	refID  string               // the signed element's ID
+	digest [sha256.Size]byte    // of the element's canonical form
+	value  [signatureBytes]byte // Base64 SignatureValue
+	n      int                  // bytes used in value
+}
+
+// sign signs the element whose exclusive canonical form (without this
+// signature: the enveloped-signature transform removes it) is canonical.
+// The SignedInfo is written canonically from its fixed shape, digested,
+// and signed once.
+func (s signer) sign(refID string, canonical []byte, scratch *xmlWriter) (*signature, error) {
+	sig := &signature{refID: refID, digest: sha256.Sum256(canonical)}
+	scratch.b, scratch.canonical = scratch.b[:0], true
+	// SignedInfo is canonicalised on its own, so it declares ds itself.
+	scratch.signedInfo(sig, true)
+	sum := sha256.Sum256(scratch.b)
+	raw, err := s.key.Sign(rand.Reader, sum[:], crypto.SHA256)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("saml: sign: %w", err)
 	}
-	sig, err := ctx.ConstructSignature(el, true)
-	if err != nil {
-		return nil, fmt.Errorf("saml: sign %s: %w", el.Tag, err)
+	if base64.StdEncoding.EncodedLen(len(raw)) > len(sig.value) {
+		return nil, fmt.Errorf("saml: sign: %d-byte signature value", len(raw))
 	}
+	sig.n = base64.StdEncoding.EncodedLen(len(raw))
+	base64.StdEncoding.Encode(sig.value[:], raw)
 	return sig, nil
+}
+
+// signedInfo writes the SignedInfo element; declareNS is set when it is
+// written on its own (the form that is signed).
+func (w *xmlWriter) signedInfo(sig *signature, declareNS bool) {
+	w.open("ds:SignedInfo")
+	if declareNS {
+		w.attr("xmlns:ds", nsDSig)
+	}
+	w.gt()
+	w.open("ds:CanonicalizationMethod")
+	w.attr("Algorithm", algExcC14N)
+	w.empty("ds:CanonicalizationMethod")
+	w.open("ds:SignatureMethod")
+	w.attr("Algorithm", algRSASHA256)
+	w.empty("ds:SignatureMethod")
+	w.raw(`<ds:Reference URI="#`)
+	w.escape(sig.refID, true)
+	w.raw(`">`)
+	w.raw("<ds:Transforms>")
+	w.open("ds:Transform")
+	w.attr("Algorithm", algEnveloped)
+	w.empty("ds:Transform")
+	w.open("ds:Transform")
+	w.attr("Algorithm", algExcC14N)
+	w.empty("ds:Transform")
+	w.raw("</ds:Transforms>")
+	w.open("ds:DigestMethod")
+	w.attr("Algorithm", algDigSHA256)
+	w.empty("ds:DigestMethod")
+	w.raw("<ds:DigestValue>")
+	w.b = base64.StdEncoding.AppendEncode(w.b, sig.digest[:])
+	w.raw("</ds:DigestValue></ds:Reference></ds:SignedInfo>")
+}
+
+// signatureElement writes the whole Signature element, as placed right
+// after the signed element's Issuer (the SAML schema's position).
+func (w *xmlWriter) signatureElement(s signer, sig *signature) {
+	w.open("ds:Signature")
+	w.attr("xmlns:ds", nsDSig)
+	w.gt()
+	w.signedInfo(sig, false)
+	w.raw("<ds:SignatureValue>")
+	w.b = append(w.b, sig.value[:sig.n]...)
+	w.raw("</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>")
+	w.raw(s.certB64)
+	w.raw("</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>")
 }
