@@ -51,12 +51,21 @@ type Page struct {
 // Set is a parsed set of pages and messages. It is immutable and safe for
 // concurrent use.
 type Set struct {
-	pages    map[string]*template.Template
+	pages    map[string]*page
 	messages map[string]map[string]string // lang -> key -> text
 }
 
+// page is one page parsed inside the layout: generic looks the messages up
+// in .T while rendering; byLang has each language's messages built in
+// (see fold.go) and renders the same bytes several times faster.
+type page struct {
+	generic *template.Template
+	byLang  map[string]*template.Template
+}
+
 // Load parses the embedded pages and messages; files in overrideDir (when
-// not empty) replace embedded files of the same name.
+// not empty) replace embedded files of the same name. A page that
+// html/template cannot escape safely fails Load rather than every render.
 func Load(overrideDir string) (*Set, error) {
 	var fsys fs.FS = embedded
 	if overrideDir != "" {
@@ -74,26 +83,45 @@ func Load(overrideDir string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{pages: map[string]*template.Template{}, messages: msgs}
+	s := &Set{pages: map[string]*page{}, messages: msgs}
 	for _, n := range names {
 		name := strings.TrimSuffix(n, ".html")
-		if name == "layout" || s.pages[name] != nil {
+		if name == rootName || s.pages[name] != nil {
 			continue
 		}
 		body, err := fs.ReadFile(fsys, n)
 		if err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", n, err)
 		}
-		t, err := template.New("layout").Funcs(funcs).Parse(string(layout))
-		if err != nil {
-			return nil, fmt.Errorf("templates: layout.html: %w", err)
+		pg := &page{byLang: map[string]*template.Template{}}
+		if pg.generic, err = parsePage(layout, n, body); err != nil {
+			return nil, err
 		}
-		if _, err := t.New(n).Parse(string(body)); err != nil {
-			return nil, fmt.Errorf("templates: %s: %w", n, err)
+		for _, l := range Languages {
+			t, err := parsePage(layout, n, body)
+			if err != nil {
+				return nil, err
+			}
+			if err := specialise(t, l, msgs[l]); err != nil {
+				return nil, fmt.Errorf("templates: %s: %w", n, err)
+			}
+			pg.byLang[l] = t
 		}
-		s.pages[name] = t
+		s.pages[name] = pg
 	}
 	return s, nil
+}
+
+// parsePage parses the layout with the page file n (body) in it.
+func parsePage(layout []byte, n string, body []byte) (*template.Template, error) {
+	t, err := template.New(rootName).Funcs(funcs).Parse(string(layout))
+	if err != nil {
+		return nil, fmt.Errorf("templates: layout.html: %w", err)
+	}
+	if _, err := t.New(n).Parse(string(body)); err != nil {
+		return nil, fmt.Errorf("templates: %s: %w", n, err)
+	}
+	return t, nil
 }
 
 var funcs = template.FuncMap{
@@ -191,18 +219,37 @@ func (s *Set) Messages(lang string) map[string]string {
 // Has reports whether a page exists.
 func (s *Set) Has(name string) bool { return s.pages[name] != nil }
 
-// Render executes page name with p into w. It renders into a buffer first so
-// that a template error never leaves half a page behind.
+// Render executes page name with p into w. A page is rendered whole before
+// any of it is written, so that a template error never leaves half a page
+// behind: into w itself when w is a *bytes.Buffer (truncated back on
+// error), else into a pooled buffer.
+//
+// With p.T nil (as the server renders), the page runs with p.Lang's
+// messages built in; a caller's own p.T, or a language without a catalog,
+// runs the generic page, which looks each message up.
 func (s *Set) Render(w io.Writer, name string, p Page) error {
-	t := s.pages[name]
-	if t == nil {
+	pg := s.pages[name]
+	if pg == nil {
 		return fmt.Errorf("templates: no page %q", name)
 	}
+	t := pg.generic
 	if p.T == nil {
+		if lt := pg.byLang[p.Lang]; lt != nil {
+			t = lt
+		}
 		p.T = s.Messages(p.Lang)
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+	if buf, ok := w.(*bytes.Buffer); ok {
+		start := buf.Len()
+		if err := t.ExecuteTemplate(buf, rootName, p); err != nil {
+			buf.Truncate(start)
+			return fmt.Errorf("templates: render %s: %w", name, err)
+		}
+		return nil
+	}
+	buf := GetBuffer()
+	defer PutBuffer(buf)
+	if err := t.ExecuteTemplate(buf, rootName, p); err != nil {
 		return fmt.Errorf("templates: render %s: %w", name, err)
 	}
 	_, err := w.Write(buf.Bytes())

@@ -61,3 +61,31 @@ func BenchmarkServerRender(b *testing.B) {
 		}
 	}
 }
+
+func TestLangURLs(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, target, form string
+		ko, en                     string
+	}{
+		{"login page of a flow", http.MethodGet, "/login?flow=f1", "", "/login?flow=f1&lang=ko", "/login?flow=f1&lang=en"},
+		{"query kept, sorted, lang replaced", http.MethodGet, "/x?z=1&lang=en&lang=ko&a=b%26c", "", "/x?a=b%26c&lang=ko&z=1", "/x?a=b%26c&lang=en&z=1"},
+		{"no query", http.MethodGet, "/login", "", "/login?lang=ko", "/login?lang=en"},
+		{"posted form keeps only the flow", http.MethodPost, "/login?x=1", "flow=f2&username=alice&password=secret", "/login?flow=f2&lang=ko", "/login?flow=f2&lang=en"},
+		{"posted form without flow", http.MethodPost, "/login", "username=alice", "/login?lang=ko", "/login?lang=en"},
+		{"protocol-relative path", http.MethodGet, "//evil.example/?a=1", "", "/login?a=1&lang=ko", "/login?a=1&lang=en"},
+		{"backslash path, escaped", http.MethodGet, `/\evil.example/`, "", "/%5Cevil.example/?lang=ko", "/%5Cevil.example/?lang=en"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, "/", strings.NewReader(tc.form))
+			req.URL.Path, req.URL.RawQuery, _ = strings.Cut(tc.target, "?")
+			req.URL.RawPath = ""
+			if tc.form != "" {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			got := langURLs(req)
+			if len(got) != 2 || got["ko"] != tc.ko || got["en"] != tc.en {
+				t.Errorf("langURLs = %q, want ko %q, en %q", got, tc.ko, tc.en)
+			}
+		})
+	}
+}

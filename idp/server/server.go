@@ -293,31 +293,36 @@ func (s *Server) Render(c echo.Context, status int, name string, data any) error
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	h.Set("Content-Language", lang)
-	var buf strings.Builder
-	if err := s.pages.Load().Render(&buf, name, p); err != nil {
+	// One pooled buffer, written as is: no copy to a string and back.
+	buf := templates.GetBuffer()
+	defer templates.PutBuffer(buf)
+	if err := s.pages.Load().Render(buf, name, p); err != nil {
 		s.log.Error("render_failed", "request_id", requestID(c), "page", name, "err", err)
 		return c.String(http.StatusInternalServerError, "Internal error / 내부 오류 ("+requestID(c)+")")
 	}
-	return c.HTML(status, buf.String())
+	return c.HTMLBlob(status, buf.Bytes())
 }
 
 // langURLs links the current page in each language, keeping the query (and
 // so the pending login's flow handle).
 func langURLs(r *http.Request) map[string]string {
-	out := map[string]string{}
 	path := r.URL.EscapedPath()
 	// A request path like "//evil.example/" (a 404 page) would otherwise
 	// become a protocol-relative link to another site.
 	if r.Method != http.MethodGet || !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") || strings.HasPrefix(path, `/\`) {
 		path = "/login"
 	}
-	for _, l := range templates.Languages {
-		q := url.Values{}
-		if r.Method == http.MethodGet {
-			q = r.URL.Query()
-		} else if f := r.PostFormValue("flow"); f != "" {
+	var q url.Values
+	if r.Method == http.MethodGet {
+		q = r.URL.Query()
+	} else {
+		q = url.Values{}
+		if f := r.PostFormValue("flow"); f != "" {
 			q.Set("flow", f)
 		}
+	}
+	out := make(map[string]string, len(templates.Languages))
+	for _, l := range templates.Languages {
 		q.Set("lang", l)
 		out[l] = path + "?" + q.Encode()
 	}

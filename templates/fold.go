@@ -1,0 +1,354 @@
+package templates
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"strconv"
+	"strings"
+	"text/template/parse"
+)
+
+// This file specialises a parsed page for one language so that rendering it
+// costs little more than copying bytes.
+//
+// Executing a template pays, for every {{action}}, a reflective map or
+// field lookup and one reflective call per escaper that html/template adds
+// to the action. Most actions of a page print a catalog message, which is
+// the same for every request in a language. So, per language:
+//
+//  1. substituteMessages replaces each .T.key and .Lang (and $.T.key,
+//     $.Lang) whose dot is known to be the Page with the message text or
+//     the language as a string constant;
+//  2. html/template escapes the page as usual (its contextual escaping is
+//     untouched: the constant gets the escapers its context calls for);
+//  3. foldConstants executes each action that now consists of a constant
+//     and escapers only (pure functions) once and replaces it with the text
+//     it printed, and replaces each {{if}} on constants (such as
+//     {{if eq .Lang "ko"}}) with the branch it takes.
+//
+// The rendered bytes are the same as executing the unspecialised page with
+// .T set to the language's messages; the golden tests pin that.
+
+// rootName is the template every page is executed as.
+const rootName = "layout"
+
+// specialise substitutes lang and its messages into t (parsed, not yet executed),
+// escapes it and folds its constant actions. t must not be used elsewhere.
+func specialise(t *template.Template, lang string, msgs map[string]string) error {
+	trees := map[string]*parse.Tree{}
+	for _, x := range t.Templates() {
+		if x.Tree != nil {
+			trees[x.Name()] = x.Tree
+		}
+	}
+	substituteMessages(trees, lang, msgs)
+	// Executing escapes the page (and every template it calls) in place.
+	// The nil data makes fields print empty; only an escaping error
+	// matters here, as it would at every later render.
+	if err := t.ExecuteTemplate(io.Discard, rootName, nil); err != nil {
+		var escErr *template.Error
+		if errors.As(err, &escErr) {
+			return err
+		}
+	}
+	return foldConstants(t, trees)
+}
+
+// substituteMessages replaces .T.key and $.T.key with the message text, and
+// .Lang and $.Lang with lang, wherever the dot (or $) is certainly the Page: in the root template and in
+// templates only ever called with {{template "name" .}} from such places,
+// outside range and with blocks (where the dot is something else).
+func substituteMessages(trees map[string]*parse.Tree, lang string, msgs map[string]string) {
+	if _, ok := trees[rootName]; !ok {
+		return
+	}
+	pageDot := pageDotTemplates(trees)
+	for name, tr := range trees {
+		if pageDot[name] {
+			walkDot(tr.Root, true, true, func(*parse.TemplateNode, bool) {}, lang, msgs)
+		}
+	}
+}
+
+// pageDotTemplates returns the templates that always run with the Page as
+// dot: the root, and templates whose every call passes the Page.
+func pageDotTemplates(trees map[string]*parse.Tree) map[string]bool {
+	page := map[string]bool{rootName: true}
+	for range len(trees) + 1 {
+		calls := map[string][]bool{}
+		for name, tr := range trees {
+			walkDot(tr.Root, page[name], page[name], func(n *parse.TemplateNode, pageArg bool) {
+				calls[n.Name] = append(calls[n.Name], pageArg)
+			}, "", nil)
+		}
+		next := map[string]bool{}
+		if _, called := calls[rootName]; !called {
+			next[rootName] = true
+		}
+		for name, args := range calls {
+			if name == rootName {
+				continue
+			}
+			all := true
+			for _, a := range args {
+				all = all && a
+			}
+			next[name] = all
+		}
+		same := len(next) == len(page)
+		for k, v := range next {
+			same = same && page[k] == v
+		}
+		page = next
+		if same {
+			break
+		}
+	}
+	return page
+}
+
+// walkDot visits the nodes of list, knowing whether dot and $ are the Page.
+// It reports every {{template}} call (and whether it passes the Page) to
+// call, and, when msgs is not nil, substitutes messages.
+func walkDot(list *parse.ListNode, dot, dollar bool, call func(*parse.TemplateNode, bool), lang string, msgs map[string]string) {
+	if list == nil {
+		return
+	}
+	for _, n := range list.Nodes {
+		switch n := n.(type) {
+		case *parse.ActionNode:
+			substPipe(n.Pipe, dot, dollar, lang, msgs)
+		case *parse.IfNode:
+			substPipe(n.Pipe, dot, dollar, lang, msgs)
+			walkDot(n.List, dot, dollar, call, lang, msgs)
+			walkDot(n.ElseList, dot, dollar, call, lang, msgs)
+		case *parse.RangeNode:
+			substPipe(n.Pipe, dot, dollar, lang, msgs)
+			walkDot(n.List, false, dollar, call, lang, msgs)
+			walkDot(n.ElseList, dot, dollar, call, lang, msgs)
+		case *parse.WithNode:
+			substPipe(n.Pipe, dot, dollar, lang, msgs)
+			walkDot(n.List, false, dollar, call, lang, msgs)
+			walkDot(n.ElseList, dot, dollar, call, lang, msgs)
+		case *parse.TemplateNode:
+			substPipe(n.Pipe, dot, dollar, lang, msgs)
+			call(n, passesPage(n.Pipe, dot, dollar))
+		}
+	}
+}
+
+// passesPage reports whether a {{template}} argument is the Page.
+func passesPage(p *parse.PipeNode, dot, dollar bool) bool {
+	if p == nil || len(p.Decl) != 0 || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
+		return false
+	}
+	switch a := p.Cmds[0].Args[0].(type) {
+	case *parse.DotNode:
+		return dot
+	case *parse.VariableNode:
+		return dollar && len(a.Ident) == 1 && a.Ident[0] == "$"
+	}
+	return false
+}
+
+func substPipe(p *parse.PipeNode, dot, dollar bool, lang string, msgs map[string]string) {
+	if p == nil || msgs == nil {
+		return
+	}
+	for _, c := range p.Cmds {
+		for i, a := range c.Args {
+			switch a := a.(type) {
+			case *parse.FieldNode:
+				if dot {
+					c.Args[i] = pageConstant(a.Ident, a, lang, msgs)
+				}
+			case *parse.VariableNode:
+				if dollar && len(a.Ident) > 1 && a.Ident[0] == "$" {
+					c.Args[i] = pageConstant(a.Ident[1:], a, lang, msgs)
+				}
+			case *parse.PipeNode:
+				substPipe(a, dot, dollar, lang, msgs)
+			}
+		}
+	}
+}
+
+// pageConstant is the string constant for the Page field chain fields when
+// it is one of .Lang or .T.key, else orig (also for a key the catalog
+// lacks, left to fail or print as it would at run time).
+func pageConstant(fields []string, orig parse.Node, lang string, msgs map[string]string) parse.Node {
+	var v string
+	switch {
+	case len(fields) == 1 && fields[0] == "Lang":
+		v = lang
+	case len(fields) == 2 && fields[0] == "T":
+		m, ok := msgs[fields[1]]
+		if !ok {
+			return orig
+		}
+		v = m
+	default:
+		return orig
+	}
+	return &parse.StringNode{NodeType: parse.NodeString, Pos: orig.Position(), Quoted: strconv.Quote(v), Text: v}
+}
+
+// foldConstants replaces every escaped action whose value is a constant
+// with the text it prints, and merges adjacent text.
+func foldConstants(t *template.Template, trees map[string]*parse.Tree) error {
+	root := trees[rootName]
+	var fold func(list *parse.ListNode) error
+	fold = func(list *parse.ListNode) error {
+		if list == nil {
+			return nil
+		}
+		var out []parse.Node
+		for _, n := range list.Nodes {
+			switch x := n.(type) {
+			case *parse.ActionNode:
+				if isConstant(x.Pipe) {
+					text, err := execAction(t, root, x)
+					if err != nil {
+						return err
+					}
+					n = &parse.TextNode{NodeType: parse.NodeText, Pos: x.Pos, Text: text}
+				}
+			case *parse.IfNode:
+				if isConstantCond(x.Pipe) {
+					taken, err := evalCond(t, root, x.Pipe)
+					if err != nil {
+						return err
+					}
+					branch := x.ElseList
+					if taken {
+						branch = x.List
+					}
+					if err := fold(branch); err != nil {
+						return err
+					}
+					if branch != nil {
+						for _, b := range branch.Nodes {
+							out = appendNode(out, b)
+						}
+					}
+					continue
+				}
+				if err := foldBranch(&x.BranchNode, fold); err != nil {
+					return err
+				}
+			case *parse.RangeNode:
+				if err := foldBranch(&x.BranchNode, fold); err != nil {
+					return err
+				}
+			case *parse.WithNode:
+				if err := foldBranch(&x.BranchNode, fold); err != nil {
+					return err
+				}
+			}
+			out = appendNode(out, n)
+		}
+		list.Nodes = out
+		return nil
+	}
+	for name, tr := range trees {
+		if err := fold(tr.Root); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// appendNode appends n to list, merging it into a preceding text node.
+func appendNode(list []parse.Node, n parse.Node) []parse.Node {
+	if tn, ok := n.(*parse.TextNode); ok && len(list) > 0 {
+		if prev, ok := list[len(list)-1].(*parse.TextNode); ok {
+			text := append(append([]byte{}, prev.Text...), tn.Text...)
+			list[len(list)-1] = &parse.TextNode{NodeType: parse.NodeText, Pos: prev.Pos, Text: text}
+			return list
+		}
+	}
+	return append(list, n)
+}
+
+func foldBranch(b *parse.BranchNode, fold func(*parse.ListNode) error) error {
+	if err := fold(b.List); err != nil {
+		return err
+	}
+	return fold(b.ElseList)
+}
+
+// isConstant reports whether an escaped action prints a constant: a
+// literal piped through html/template's escapers, which are pure functions.
+func isConstant(p *parse.PipeNode) bool {
+	if p == nil || len(p.Decl) != 0 || len(p.Cmds) < 2 || len(p.Cmds[0].Args) != 1 {
+		return false
+	}
+	switch p.Cmds[0].Args[0].(type) {
+	case *parse.StringNode, *parse.NumberNode, *parse.BoolNode:
+	default:
+		return false
+	}
+	for _, c := range p.Cmds[1:] {
+		if len(c.Args) != 1 {
+			return false
+		}
+		id, ok := c.Args[0].(*parse.IdentifierNode)
+		if !ok || !(strings.HasPrefix(id.Ident, "_html_template_") || id.Ident == "_eval_args_") {
+			return false
+		}
+	}
+	return true
+}
+
+// pureBuiltins are text/template's built-in functions that only compare
+// their arguments (a page cannot redefine them: funcs has none of them).
+var pureBuiltins = map[string]bool{"eq": true, "ne": true, "not": true, "and": true, "or": true}
+
+// isConstantCond reports whether an {{if}} condition is a literal, or one
+// pure built-in applied to literals.
+func isConstantCond(p *parse.PipeNode) bool {
+	if p == nil || len(p.Decl) != 0 || len(p.Cmds) != 1 {
+		return false
+	}
+	args := p.Cmds[0].Args
+	if id, ok := args[0].(*parse.IdentifierNode); ok && pureBuiltins[id.Ident] && len(args) > 1 {
+		args = args[1:]
+	}
+	for _, a := range args {
+		switch a.(type) {
+		case *parse.StringNode, *parse.NumberNode, *parse.BoolNode:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// evalCond evaluates a constant {{if}} condition by executing it.
+func evalCond(t *template.Template, root *parse.Tree, p *parse.PipeNode) (bool, error) {
+	yes := &parse.ListNode{NodeType: parse.NodeList, Nodes: []parse.Node{&parse.TextNode{NodeType: parse.NodeText, Text: []byte("1")}}}
+	probe := &parse.IfNode{BranchNode: parse.BranchNode{NodeType: parse.NodeIf, Pos: p.Pos, Line: p.Line, Pipe: p, List: yes}}
+	out, err := execNode(t, root, probe)
+	return string(out) == "1", err
+}
+
+// execAction prints one action by executing it, alone, as the root
+// template's body (the root is restored before returning). Only the
+// loading goroutine sees t until Load returns.
+func execAction(t *template.Template, root *parse.Tree, n *parse.ActionNode) ([]byte, error) {
+	return execNode(t, root, n)
+}
+
+func execNode(t *template.Template, root *parse.Tree, n parse.Node) ([]byte, error) {
+	body := root.Root
+	defer func() { root.Root = body }()
+	root.Root = &parse.ListNode{NodeType: parse.NodeList, Pos: n.Position(), Nodes: []parse.Node{n}}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, rootName, nil); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
