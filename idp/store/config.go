@@ -55,13 +55,12 @@ type Config struct {
 	LockTimeout time.Duration `yaml:"lock_timeout"`
 	// ShortLived says where the bolt backend keeps short-lived records:
 	// pending login requests, replay markers, rate-limit and login-throttle
-	// counters, access tokens. "memory" (default): in process memory, so a
-	// login waits for the disk only for its session and code; a crash or
-	// restart makes people whose login page was open start again, voids
-	// access tokens already issued (the SP has used them by then) and
-	// resets the throttle's counts. "durable": in the file, at about 9 more
-	// synchronous commits per login. Only for the bolt backend (redis keeps
-	// everything in Redis so that instances share it).
+	// counters. "memory" (default): in process memory, so a login waits for
+	// the disk only for its session, code and token; a crash or restart
+	// makes people whose login page was open start again and resets the
+	// throttle's counts. "durable": in the file, at about 8 more synchronous
+	// commits per login. Only for the bolt backend (redis keeps everything
+	// in Redis so that instances share it).
 	ShortLived string `yaml:"short_lived"`
 	// Redis is the server or Sentinel group of the redis backend; ignored
 	// by the others.

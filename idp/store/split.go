@@ -7,16 +7,15 @@ import (
 )
 
 // ShortLivedBuckets are the typed adapter's buckets whose records are used
-// within seconds or minutes and whose loss in a crash costs a person one
-// retry, never a security property: pending login requests (flows), replay
-// markers, rate-limit counters, and access tokens (the SP redeems the code
-// and calls userinfo with the token at once, during the sign-in). With
-// store.short_lived "memory" (the default for the bolt backend) they stay
-// in process memory, beside the login throttle's bucket, so that a login
-// does not wait for the disk for them. Sessions, codes and audit events
-// stay in the file: a restart keeps people signed in and lets an SP redeem
-// a code issued just before it.
-var ShortLivedBuckets = []string{BucketFlows, BucketReplay, BucketCounters, BucketTokens}
+// within minutes and whose loss in a crash costs a person one retry, never
+// a security property: pending login requests (flows), replay markers and
+// rate-limit counters. With store.short_lived "memory" (the default for
+// the bolt backend) they stay in process memory, beside the login
+// throttle's bucket, so that a login does not wait for the disk for them.
+// Sessions, codes, access tokens and audit events stay in the file: a
+// restart keeps people signed in, lets an SP redeem a code issued just
+// before it, and keeps issued tokens valid.
+var ShortLivedBuckets = []string{BucketFlows, BucketReplay, BucketCounters}
 
 // Split returns a Backend that keeps the buckets named in fastBuckets in
 // fast and every other bucket in durable. Each call goes to exactly one of
