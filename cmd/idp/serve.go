@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 
 	"github.com/ncp-sso/idp/idp"
@@ -55,6 +56,7 @@ Flags:`)
 	}
 	log := newLogger(cfg.Log, stderr)
 	atLeastTwoProcs(log)
+	gcPercent(log)
 	if err := serve(ctx, cfg, *path, log, nil); err != nil {
 		log.Error("server_stopped", "err", err)
 		return 1
@@ -74,6 +76,22 @@ func atLeastTwoProcs(log *slog.Logger) {
 	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < 2 {
 		runtime.GOMAXPROCS(2)
 		log.Debug("gomaxprocs_raised", "gomaxprocs", 2, "reason", "disk syncs must not stall request handling")
+	}
+}
+
+// defaultGCPercent lets the heap grow to four times what is live before a
+// collection. The IdP's live heap is small (sessions and codes are in the
+// store, not on the heap: about 10 MiB), so this costs tens of MiB at most,
+// and it cut the IdP's CPU per OAuth login from about 1.0 to 0.8 ms in make
+// bench (64 browsers): a login allocates a lot of short-lived garbage
+// (HTTP, JSON, templates, LDAP packets).
+const defaultGCPercent = 300
+
+// gcPercent sets defaultGCPercent unless the operator set GOGC.
+func gcPercent(log *slog.Logger) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+		log.Debug("gc_percent_set", "gogc", defaultGCPercent)
 	}
 }
 
