@@ -105,6 +105,32 @@ func TestParseAuthnRequestRefusesDTD(t *testing.T) {
 	}
 }
 
+// TestParseAuthnRequestRefusesRoundTripTricks: XML that encoding/xml
+// accepts in strict mode but would re-serialise as something else (here:
+// one attribute twice under two prefixes of the same namespace) is refused
+// by the round-trip check, wherever the token is.
+func TestParseAuthnRequestRefusesRoundTripTricks(t *testing.T) {
+	const open = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="a" Version="2.0"`
+	const twice = ` xmlns:x="urn:u" x:a="1" xmlns:y="urn:u" y:a="2"`
+	for name, doc := range map[string]string{
+		"on the root":  open + twice + `/>`,
+		"in a child":   open + `><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"` + twice + `>sp</saml:Issuer></samlp:AuthnRequest>`,
+		"after a decl": `<?xml version="1.0"?>` + open + `><e` + twice + `/></samlp:AuthnRequest>`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := ParseAuthnRequest([]byte(doc))
+			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "round-trip") {
+				t.Errorf("ParseAuthnRequest = %v, want a round-trip refusal", err)
+			}
+		})
+	}
+	// A round-trip fault does not hide a DTD later in the document: the
+	// DTD is what is reported.
+	if _, err := ParseAuthnRequest([]byte(open + twice + `><!DOCTYPE x></samlp:AuthnRequest>`)); !errors.Is(err, ErrDTD) {
+		t.Errorf("ParseAuthnRequest(DTD and round-trip fault) = %v, want ErrDTD", err)
+	}
+}
+
 // FuzzDecodeRequest: decoding and parsing arbitrary SAMLRequest values must
 // never panic, and never return more than the cap.
 func FuzzDecodeRequest(f *testing.F) {
