@@ -75,7 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.bin, "idp", "bin/idp", "the IdP binary to measure (make build)")
 	fs.IntVar(&o.users, "users", 5000, "users loaded into slapd")
 	fs.StringVar(&scale, "scale", "", "extra directory sizes (e.g. 100,100000): OAuth and SAML at the highest concurrency")
-	fs.StringVar(&modes, "modes", "oauth,saml,saml1", "modes: oauth, saml (Response and Assertion signed), saml1 (Response only)")
+	fs.StringVar(&modes, "modes", "oauth,saml,saml1", "modes: oauth, oauth-sso (signed-in employees: login URL -> code at once -> token -> userinfo; the SP back channel), saml (Response and Assertion signed), saml1 (Response only)")
 	fs.StringVar(&conc, "concurrency", "1,4,16,64", "concurrent browsers per cell")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each measuring window")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "measuring window of each cell")
@@ -101,8 +101,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var err error
 	o.modes = splitList(modes)
 	for _, m := range o.modes {
-		if m != "oauth" && m != "saml" && m != "saml1" {
-			err = fmt.Errorf("idpbench: unknown mode %q (oauth, saml, saml1)", m)
+		if m != "oauth" && m != "oauth-sso" && m != "saml" && m != "saml1" {
+			err = fmt.Errorf("idpbench: unknown mode %q (oauth, oauth-sso, saml, saml1)", m)
 		}
 	}
 	if o.concurrency, err = intList(conc, err); err == nil {

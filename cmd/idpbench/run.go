@@ -150,8 +150,11 @@ func (b *bench) startOurs(ctx context.Context, sl *slapd, oneSignature bool) (*o
 
 func (b *bench) ourJourney(idp *ourIdP, mode string, conc int) journey {
 	tr := transport(conc)
-	if mode == "oauth" {
+	switch mode {
+	case "oauth":
 		return oauthJourney(idp.URL, tr)
+	case "oauth-sso":
+		return oauthSSOJourney(idp.URL, tr, conc)
 	}
 	return samlJourney(samlIdP{ssoURL: idp.URL + "/saml/sso", entityID: idp.EntityID, cert: b.cert}, tr)
 }
