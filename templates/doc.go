@@ -18,8 +18,9 @@
 // Rendering is on every login's path, so Load prepares each page once per
 // language (fold.go): .T.key and .Lang are replaced by their text, the page
 // is escaped by html/template as usual, and every action left printing a
-// constant is executed once and kept as text. A render then evaluates only
-// the request's own data. The output is byte for byte what executing the
+// constant is executed once and kept as text. The first render with a
+// brand prepares the page for that brand's .Brand fields too. A render
+// then evaluates only the request's own data. The output is byte for byte what executing the
 // page with .T looked up would give (testdata/golden pins every page); a
 // page html/template cannot escape safely fails Load. Render writes into a
 // *bytes.Buffer directly; GetBuffer and PutBuffer pool such buffers.

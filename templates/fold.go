@@ -19,9 +19,10 @@ import (
 // to the action. Most actions of a page print a catalog message, which is
 // the same for every request in a language. So, per language:
 //
-//  1. substituteMessages replaces each .T.key and .Lang (and $.T.key,
-//     $.Lang) whose dot is known to be the Page with the message text or
-//     the language as a string constant;
+//  1. substitute replaces each .T.key and .Lang (and $.T.key, $.Lang)
+//     whose dot is known to be the Page with the message text or the
+//     language as a string constant, and so .Brand fields in a page
+//     specialised for a brand as well;
 //  2. html/template escapes the page as usual (its contextual escaping is
 //     untouched: the constant gets the escapers its context calls for);
 //  3. foldConstants executes each action that now consists of a constant
@@ -35,16 +36,17 @@ import (
 // rootName is the template every page is executed as.
 const rootName = "layout"
 
-// specialise substitutes lang and its messages into t (parsed, not yet executed),
-// escapes it and folds its constant actions. t must not be used elsewhere.
-func specialise(t *template.Template, lang string, msgs map[string]string) error {
+// specialise substitutes the Page fields consts (see pageConstants) into t
+// (parsed, not yet executed), escapes it and folds its constant actions. t
+// must not be used elsewhere.
+func specialise(t *template.Template, consts map[string]string) error {
 	trees := map[string]*parse.Tree{}
 	for _, x := range t.Templates() {
 		if x.Tree != nil {
 			trees[x.Name()] = x.Tree
 		}
 	}
-	substituteMessages(trees, lang, msgs)
+	substitute(trees, consts)
 	// Executing escapes the page (and every template it calls) in place.
 	// The nil data makes fields print empty; only an escaping error
 	// matters here, as it would at every later render.
@@ -57,18 +59,19 @@ func specialise(t *template.Template, lang string, msgs map[string]string) error
 	return foldConstants(t, trees)
 }
 
-// substituteMessages replaces .T.key and $.T.key with the message text, and
-// .Lang and $.Lang with lang, wherever the dot (or $) is certainly the Page: in the root template and in
-// templates only ever called with {{template "name" .}} from such places,
-// outside range and with blocks (where the dot is something else).
-func substituteMessages(trees map[string]*parse.Tree, lang string, msgs map[string]string) {
+// substitute replaces Page field chains such as .T.key, .Lang, $.T.key
+// with their constant text wherever the dot (or $) is certainly the Page:
+// in the root template and in templates only ever called with
+// {{template "name" .}} from such places, outside range and with blocks
+// (where the dot is something else).
+func substitute(trees map[string]*parse.Tree, consts map[string]string) {
 	if _, ok := trees[rootName]; !ok {
 		return
 	}
 	pageDot := pageDotTemplates(trees)
 	for name, tr := range trees {
 		if pageDot[name] {
-			walkDot(tr.Root, true, true, func(*parse.TemplateNode, bool) {}, lang, msgs)
+			walkDot(tr.Root, true, true, func(*parse.TemplateNode, bool) {}, consts)
 		}
 	}
 }
@@ -82,7 +85,7 @@ func pageDotTemplates(trees map[string]*parse.Tree) map[string]bool {
 		for name, tr := range trees {
 			walkDot(tr.Root, page[name], page[name], func(n *parse.TemplateNode, pageArg bool) {
 				calls[n.Name] = append(calls[n.Name], pageArg)
-			}, "", nil)
+			}, nil)
 		}
 		next := map[string]bool{}
 		if _, called := calls[rootName]; !called {
@@ -112,29 +115,29 @@ func pageDotTemplates(trees map[string]*parse.Tree) map[string]bool {
 
 // walkDot visits the nodes of list, knowing whether dot and $ are the Page.
 // It reports every {{template}} call (and whether it passes the Page) to
-// call, and, when msgs is not nil, substitutes messages.
-func walkDot(list *parse.ListNode, dot, dollar bool, call func(*parse.TemplateNode, bool), lang string, msgs map[string]string) {
+// call, and, when consts is not nil, substitutes the constants.
+func walkDot(list *parse.ListNode, dot, dollar bool, call func(*parse.TemplateNode, bool), consts map[string]string) {
 	if list == nil {
 		return
 	}
 	for _, n := range list.Nodes {
 		switch n := n.(type) {
 		case *parse.ActionNode:
-			substPipe(n.Pipe, dot, dollar, lang, msgs)
+			substPipe(n.Pipe, dot, dollar, consts)
 		case *parse.IfNode:
-			substPipe(n.Pipe, dot, dollar, lang, msgs)
-			walkDot(n.List, dot, dollar, call, lang, msgs)
-			walkDot(n.ElseList, dot, dollar, call, lang, msgs)
+			substPipe(n.Pipe, dot, dollar, consts)
+			walkDot(n.List, dot, dollar, call, consts)
+			walkDot(n.ElseList, dot, dollar, call, consts)
 		case *parse.RangeNode:
-			substPipe(n.Pipe, dot, dollar, lang, msgs)
-			walkDot(n.List, false, dollar, call, lang, msgs)
-			walkDot(n.ElseList, dot, dollar, call, lang, msgs)
+			substPipe(n.Pipe, dot, dollar, consts)
+			walkDot(n.List, false, dollar, call, consts)
+			walkDot(n.ElseList, dot, dollar, call, consts)
 		case *parse.WithNode:
-			substPipe(n.Pipe, dot, dollar, lang, msgs)
-			walkDot(n.List, false, dollar, call, lang, msgs)
-			walkDot(n.ElseList, dot, dollar, call, lang, msgs)
+			substPipe(n.Pipe, dot, dollar, consts)
+			walkDot(n.List, false, dollar, call, consts)
+			walkDot(n.ElseList, dot, dollar, call, consts)
 		case *parse.TemplateNode:
-			substPipe(n.Pipe, dot, dollar, lang, msgs)
+			substPipe(n.Pipe, dot, dollar, consts)
 			call(n, passesPage(n.Pipe, dot, dollar))
 		}
 	}
@@ -154,8 +157,8 @@ func passesPage(p *parse.PipeNode, dot, dollar bool) bool {
 	return false
 }
 
-func substPipe(p *parse.PipeNode, dot, dollar bool, lang string, msgs map[string]string) {
-	if p == nil || msgs == nil {
+func substPipe(p *parse.PipeNode, dot, dollar bool, consts map[string]string) {
+	if p == nil || consts == nil {
 		return
 	}
 	for _, c := range p.Cmds {
@@ -163,37 +166,45 @@ func substPipe(p *parse.PipeNode, dot, dollar bool, lang string, msgs map[string
 			switch a := a.(type) {
 			case *parse.FieldNode:
 				if dot {
-					c.Args[i] = pageConstant(a.Ident, a, lang, msgs)
+					c.Args[i] = pageConstant(a.Ident, a, consts)
 				}
 			case *parse.VariableNode:
 				if dollar && len(a.Ident) > 1 && a.Ident[0] == "$" {
-					c.Args[i] = pageConstant(a.Ident[1:], a, lang, msgs)
+					c.Args[i] = pageConstant(a.Ident[1:], a, consts)
 				}
 			case *parse.PipeNode:
-				substPipe(a, dot, dollar, lang, msgs)
+				substPipe(a, dot, dollar, consts)
 			}
 		}
 	}
 }
 
-// pageConstant is the string constant for the Page field chain fields when
-// it is one of .Lang or .T.key, else orig (also for a key the catalog
-// lacks, left to fail or print as it would at run time).
-func pageConstant(fields []string, orig parse.Node, lang string, msgs map[string]string) parse.Node {
-	var v string
-	switch {
-	case len(fields) == 1 && fields[0] == "Lang":
-		v = lang
-	case len(fields) == 2 && fields[0] == "T":
-		m, ok := msgs[fields[1]]
-		if !ok {
-			return orig
-		}
-		v = m
-	default:
+// pageConstant is the string constant for the Page field chain fields
+// when consts has one, else orig (also for a message key the catalog lacks,
+// left to fail or print as it would at run time).
+func pageConstant(fields []string, orig parse.Node, consts map[string]string) parse.Node {
+	v, ok := consts[strings.Join(fields, ".")]
+	if !ok {
 		return orig
 	}
 	return &parse.StringNode{NodeType: parse.NodeString, Pos: orig.Position(), Quoted: strconv.Quote(v), Text: v}
+}
+
+// pageConstants are the Page fields a specialised page takes as given, by
+// field chain: "Lang", "T.<key>" for every message and, with a brand,
+// "Brand.<field>".
+func pageConstants(lang string, msgs map[string]string, brand *Brand) map[string]string {
+	c := make(map[string]string, len(msgs)+4)
+	c["Lang"] = lang
+	for k, v := range msgs {
+		c["T."+k] = v
+	}
+	if brand != nil {
+		c["Brand.CompanyName"] = brand.CompanyName
+		c["Brand.LogoURL"] = brand.LogoURL
+		c["Brand.PrimaryColor"] = brand.PrimaryColor
+	}
+	return c
 }
 
 // foldConstants replaces every escaped action whose value is a constant

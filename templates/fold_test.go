@@ -2,6 +2,7 @@ package templates
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -73,7 +74,7 @@ func TestSpecialisedMatchesGeneric(t *testing.T) {
 }
 
 // lookup matches a message or language lookup, or a constant left unfolded.
-var lookup = regexp.MustCompile(`\.T\.|\.Lang\b|\{\{"`)
+var lookup = regexp.MustCompile(`\.T\.|\.Lang\b|\.Brand\.|\{\{"`)
 
 // TestSpecialisedPagesLookNothingUp pins that the optimisation holds: the
 // login and SAML pages, as rendered, no longer evaluate .T or .Lang.
@@ -84,7 +85,8 @@ func TestSpecialisedPagesLookNothingUp(t *testing.T) {
 	}
 	for _, name := range []string{"login", "saml_post", "error", "logged_out"} {
 		for _, lang := range Languages {
-			for _, x := range s.pages[name].byLang[lang].Templates() {
+			pg := s.pages[name]
+			for _, x := range s.forBrand(name, pg, lang, Brand{CompanyName: "Acme"}, pg.byLang[lang]).Templates() {
 				if x.Tree == nil || x.Name() == "title" { // "title" runs as a copy derived for <title>
 					continue
 				}
@@ -106,5 +108,35 @@ func TestLoadReportsEscapingErrors(t *testing.T) {
 	}
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "bad.html") {
 		t.Errorf("Load = %v, want an escaping error naming bad.html", err)
+	}
+}
+
+// TestBrandedConcurrently renders while the branded pages are being made
+// (run with -race).
+func TestBrandedConcurrently(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := goldenPage("en", loginData{CSRF: "c"})
+	var want bytes.Buffer
+	if err := s.Render(&want, "login", Page{Lang: "en", T: s.Messages("en"), Nonce: p.Nonce, RequestID: p.RequestID, Brand: p.Brand, LangURLs: p.LangURLs, Data: p.Data}); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			var got strings.Builder
+			err := s.Render(&got, "login", p)
+			if err == nil && got.String() != want.String() {
+				err = errors.New("output differs from the generic page")
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -136,11 +136,20 @@ func goldenPage(lang string, data any) Page {
 // with a logo, no colour, no reference and no language links), so a change in how pages are rendered cannot
 // change what an employee sees. Regenerate with go test -run Golden -update
 // after an intended change to a page, and review the diff.
+//
+// Each page renders as prepared for its language and brand, and as
+// prepared for its language only (the fallback beyond maxBranded brands).
 func TestRenderGolden(t *testing.T) {
-	s, err := Load("")
+	branded, err := Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
+	langOnly, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	langOnly.nBranded.Store(maxBranded)
+	s := branded
 	cases := goldenCases()
 	names := make([]string, 0, len(cases))
 	for n := range cases {
@@ -161,14 +170,19 @@ func TestRenderGolden(t *testing.T) {
 						p.RequestID = ""
 						p.LangURLs = nil
 					}
-					var b bytes.Buffer
-					if err := s.Render(&b, tc.page, p); err != nil {
-						t.Fatal(err)
+					for _, set := range []*Set{branded, langOnly} {
+						var b bytes.Buffer
+						if err := set.Render(&b, tc.page, p); err != nil {
+							t.Fatal(err)
+						}
+						checkGolden(t, name, b.Bytes())
 					}
-					checkGolden(t, name, b.Bytes())
 				})
 			}
 		}
+	}
+	if n := langOnly.nBranded.Load(); n != maxBranded {
+		t.Errorf("the language-only set prepared %d branded pages", n-maxBranded)
 	}
 	for name := range s.pages {
 		if !seen[name] {

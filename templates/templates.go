@@ -13,6 +13,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 //go:embed *.html messages/*.json
@@ -53,6 +55,10 @@ type Page struct {
 type Set struct {
 	pages    map[string]*page
 	messages map[string]map[string]string // lang -> key -> text
+	// branded holds pages specialised for a brand too (brandKey ->
+	// *template.Template), made on first use; nBranded counts them.
+	branded  sync.Map
+	nBranded atomic.Int32
 }
 
 // page is one page parsed inside the layout: generic looks the messages up
@@ -61,6 +67,19 @@ type Set struct {
 type page struct {
 	generic *template.Template
 	byLang  map[string]*template.Template
+	// The sources, to specialise the page for a brand.
+	layout, body []byte
+	file         string
+}
+
+// maxBranded bounds the pages specialised for a brand. A server renders
+// every page with its one brand (a reload starts a new Set); more brands
+// than this share the pages specialised for the language only.
+const maxBranded = 128
+
+type brandKey struct {
+	page, lang string
+	brand      Brand
 }
 
 // Load parses the embedded pages and messages; files in overrideDir (when
@@ -93,7 +112,7 @@ func Load(overrideDir string) (*Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", n, err)
 		}
-		pg := &page{byLang: map[string]*template.Template{}}
+		pg := &page{byLang: map[string]*template.Template{}, layout: layout, body: body, file: n}
 		if pg.generic, err = parsePage(layout, n, body); err != nil {
 			return nil, err
 		}
@@ -102,7 +121,7 @@ func Load(overrideDir string) (*Set, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := specialise(t, l, msgs[l]); err != nil {
+			if err := specialise(t, pageConstants(l, msgs[l], nil)); err != nil {
 				return nil, fmt.Errorf("templates: %s: %w", n, err)
 			}
 			pg.byLang[l] = t
@@ -225,8 +244,9 @@ func (s *Set) Has(name string) bool { return s.pages[name] != nil }
 // error), else into a pooled buffer.
 //
 // With p.T nil (as the server renders), the page runs with p.Lang's
-// messages built in; a caller's own p.T, or a language without a catalog,
-// runs the generic page, which looks each message up.
+// messages and p.Brand built in (the first render for a brand prepares
+// it); a caller's own p.T, or a language without a catalog, runs the
+// generic page, which looks each message up.
 func (s *Set) Render(w io.Writer, name string, p Page) error {
 	pg := s.pages[name]
 	if pg == nil {
@@ -235,7 +255,7 @@ func (s *Set) Render(w io.Writer, name string, p Page) error {
 	t := pg.generic
 	if p.T == nil {
 		if lt := pg.byLang[p.Lang]; lt != nil {
-			t = lt
+			t = s.forBrand(name, pg, p.Lang, p.Brand, lt)
 		}
 		p.T = s.Messages(p.Lang)
 	}
@@ -254,6 +274,31 @@ func (s *Set) Render(w io.Writer, name string, p Page) error {
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// forBrand returns page name specialised for lang and brand b, making it on
+// first use; langOnly (the page specialised for lang) when there are too
+// many brands.
+func (s *Set) forBrand(name string, pg *page, lang string, b Brand, langOnly *template.Template) *template.Template {
+	key := brandKey{page: name, lang: lang, brand: b}
+	if t, ok := s.branded.Load(key); ok {
+		return t.(*template.Template)
+	}
+	if s.nBranded.Load() >= maxBranded {
+		return langOnly
+	}
+	s.nBranded.Add(1)
+	t, err := parsePage(pg.layout, pg.file, pg.body)
+	if err == nil {
+		err = specialise(t, pageConstants(lang, s.messages[lang], &b))
+	}
+	if err != nil {
+		// Not expected: the same sources were specialised by Load, and
+		// constants do not change an action's escaping context.
+		t = langOnly
+	}
+	actual, _ := s.branded.LoadOrStore(key, t)
+	return actual.(*template.Template)
 }
 
 // overlay is a file system whose top layer shadows the base layer.
