@@ -41,8 +41,10 @@ type Session struct {
 }
 
 // Code is a one-time OAuth authorization code. ID is the code as sent to the
-// SP; backends may store a hash of it. It carries an identity snapshot so the
-// token call never waits on the directory.
+// SP; backends may store a hash of it. Identity may be left empty when the
+// redeemer reads it from the session named by SessionID (oauthsso does, to
+// keep code records small); either way the token call never waits on the
+// directory.
 type Code struct {
 	ID          string    `json:"id"`
 	ClientID    string    `json:"client_id"`
@@ -115,8 +117,9 @@ type Store interface {
 }
 
 // Token is an opaque OAuth access token issued from a Code. ID is the token
-// as sent to the SP; backends store a hash of it. It carries the identity
-// snapshot so that userinfo is one store read and never waits on LDAP.
+// as sent to the SP; backends store a hash of it. Identity may be left
+// empty when userinfo reads it from the session (oauthsso does); userinfo
+// never waits on LDAP.
 type Token struct {
 	ID        string    `json:"id"`
 	ClientID  string    `json:"client_id"`

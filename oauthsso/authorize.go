@@ -154,10 +154,12 @@ func (p *Provider) Resume(c echo.Context, f idp.Flow, sess idp.Session) error {
 		ClientID:    cl.ClientID,
 		RedirectURI: pl.RedirectURI,
 		SessionID:   sess.ID,
-		Identity:    sess.Identity,
-		AuthTime:    sess.AuthTime,
-		TokenID:     idp.NewID(p.h.Rand()),
-		ExpiresAt:   now.Add(p.cfg.CodeLifetime),
+		// No Identity: redemption and userinfo read it from the session,
+		// which they must find alive anyway, so the code and token records
+		// stay small (a quarter of a session's bytes in the store).
+		AuthTime:  sess.AuthTime,
+		TokenID:   idp.NewID(p.h.Rand()),
+		ExpiresAt: now.Add(p.cfg.CodeLifetime),
 	}
 	if err := p.h.Store().PutCode(c.Request().Context(), code); err != nil {
 		log.Error("oauth code store failed", "client", cl.Name, "err", err)

@@ -106,7 +106,8 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 		return idp.Token{}, errGrant
 	}
 	// A logout between login and token call ends the grant too.
-	if _, err := st.GetSession(ctx, code.SessionID); err != nil {
+	sess, err := st.GetSession(ctx, code.SessionID)
+	if err != nil {
 		if errors.Is(err, idp.ErrNotFound) {
 			log.Info("oauth token refused", "client", cl.Name, "reason", "session ended")
 			return idp.Token{}, errGrant
@@ -118,7 +119,6 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 		ID:        code.TokenID,
 		ClientID:  cl.ClientID,
 		SessionID: code.SessionID,
-		Identity:  code.Identity,
 		IssuedAt:  now,
 		ExpiresAt: now.Add(cl.AccessTokenLifetime),
 	}
@@ -141,7 +141,7 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 		log.Warn("oauth code replayed during redemption", "client", cl.Name)
 		return idp.Token{}, errGrant
 	}
-	log.Info("oauth token issued", "client", cl.Name, "username", code.Identity.Username)
+	log.Info("oauth token issued", "client", cl.Name, "username", sess.Identity.Username)
 	return tok, nil
 }
 
@@ -207,8 +207,11 @@ func (p *Provider) userinfo(c echo.Context) error {
 	case !p.h.Now().Before(tok.ExpiresAt):
 		reason = "token expired"
 	}
+	// The identity comes from the session: a token lives no longer than
+	// the sign-in it was issued in.
+	var sess idp.Session
 	if reason == "" {
-		if _, err := st.GetSession(ctx, tok.SessionID); err != nil {
+		if sess, err = st.GetSession(ctx, tok.SessionID); err != nil {
 			if !errors.Is(err, idp.ErrNotFound) {
 				log.Error("oauth session read failed", "client", cl.Name, "err", err)
 				return p.writeError(c, cl, errServer)
@@ -220,10 +223,10 @@ func (p *Provider) userinfo(c echo.Context) error {
 		log.Info("oauth userinfo refused", "client", cl.Name, "reason", reason)
 		return p.writeError(c, cl, errToken)
 	}
-	v := tok.Identity.Attribute(cl.UserinfoAttribute)
+	v := sess.Identity.Attribute(cl.UserinfoAttribute)
 	if v == "" {
 		log.Error("oauth identity lacks userinfo attribute", "client", cl.Name,
-			"username", tok.Identity.Username, "attribute", cl.UserinfoAttribute)
+			"username", sess.Identity.Username, "attribute", cl.UserinfoAttribute)
 		return p.writeError(c, cl, errServer)
 	}
 	return c.JSON(http.StatusOK, map[string]string{cl.UserinfoField: v})
