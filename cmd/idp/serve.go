@@ -10,10 +10,7 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"runtime/debug"
-	rtmetrics "runtime/metrics"
 	"slices"
-	"time"
 
 	"github.com/ncp-sso/idp/idp"
 	"github.com/ncp-sso/idp/idp/audit"
@@ -58,7 +55,6 @@ Flags:`)
 	}
 	log := newLogger(cfg.Log, stderr)
 	atLeastTwoProcs(log)
-	gcTune(ctx, log)
 	if err := serve(ctx, cfg, *path, log, nil); err != nil {
 		log.Error("server_stopped", "err", err)
 		return 1
@@ -79,51 +75,6 @@ func atLeastTwoProcs(log *slog.Logger) {
 		runtime.GOMAXPROCS(2)
 		log.Debug("gomaxprocs_raised", "gomaxprocs", 2, "reason", "disk syncs must not stall request handling")
 	}
-}
-
-// GC tuning. A login allocates a lot of short-lived garbage (HTTP, JSON,
-// templates, LDAP packets) while the live heap is small (sessions, codes
-// and tokens are in the store: about 10 MiB), so Go's default GOGC 100
-// collects very often. GOGC 300 alone cut the IdP's CPU per OAuth login
-// from about 1.1 to 0.95 ms (make bench, 64 browsers), but let the heap
-// reach four times the live size: 41 MiB anonymous memory with 10,000
-// sessions instead of 22. A soft memory limit of gcMinLimit keeps that at
-// 19 MiB with the same CPU; gcTune raises the limit with the live heap
-// (gcLimitFactor times it), so a large live heap never makes the collector
-// run without pause.
-const (
-	defaultGCPercent = 300
-	gcMinLimit       = 24 << 20
-	gcLimitFactor    = 3
-	gcTuneEvery      = 10 * time.Second
-)
-
-// gcTune sets GOGC and a soft memory limit unless the operator set GOGC or
-// GOMEMLIMIT, and keeps the limit at gcLimitFactor times the live heap
-// (at least gcMinLimit) until ctx ends.
-func gcTune(ctx context.Context, log *slog.Logger) {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
-		return
-	}
-	debug.SetGCPercent(defaultGCPercent)
-	debug.SetMemoryLimit(gcMinLimit)
-	log.Debug("gc_tuned", "gogc", defaultGCPercent, "memory_limit_mib", gcMinLimit>>20)
-	go func() {
-		sample := []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		tick := time.NewTicker(gcTuneEvery)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			rtmetrics.Read(sample)
-			if sample[0].Value.Kind() == rtmetrics.KindUint64 {
-				debug.SetMemoryLimit(max(gcMinLimit, gcLimitFactor*int64(sample[0].Value.Uint64())))
-			}
-		}
-	}()
 }
 
 // wiring is everything a running server holds, so that the caller can close it.
