@@ -75,7 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.bin, "idp", "bin/idp", "the IdP binary to measure (make build)")
 	fs.IntVar(&o.users, "users", 5000, "users loaded into slapd")
 	fs.StringVar(&scale, "scale", "", "extra directory sizes (e.g. 100,100000): OAuth and SAML at the highest concurrency")
-	fs.StringVar(&modes, "modes", "oauth,saml,saml1", "modes: oauth, oauth-sso (signed-in employees: login URL -> code at once -> token -> userinfo; the SP back channel), saml (Response and Assertion signed), saml1 (Response only)")
+	fs.StringVar(&modes, "modes", "oauth,oauth-sso,saml,saml1", "modes: oauth, oauth-sso (signed-in employees: login URL -> code at once -> token -> userinfo; the SP back channel), saml (Response and Assertion signed), saml1 (Response only)")
 	fs.StringVar(&conc, "concurrency", "1,4,16,64", "concurrent browsers per cell")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each measuring window")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "measuring window of each cell")
