@@ -85,6 +85,32 @@ func TestSecurityFlowFlood(t *testing.T) {
 	}
 }
 
+// TestSecurityFlowCapCountsPending: the global cap counts login requests
+// still pending, not logins: an IdP serving more logins than the cap in
+// one window keeps serving, while parked requests still hit it.
+func TestSecurityFlowCapCountsPending(t *testing.T) {
+	sl, ou := secDirectory(t)
+	e := startSecEnv(t, sl, ou, secConfig(t, sl, ou, "", "", ""), server.FlowLimits{Global: 5})
+	for i := range 8 {
+		b := newBrowserTB(t, e.base)
+		resp, _ := b.get(authorizeURL(wpClientID, wpCallback, "s"))
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login %d: authorize %d", i, resp.StatusCode)
+		}
+		_, page := b.get(resp.Header.Get("Location"))
+		if resp, body := b.login(page, secUser, secPassword); resp.StatusCode != http.StatusSeeOther ||
+			!strings.HasPrefix(resp.Header.Get("Location"), wpCallback) {
+			t.Fatalf("login %d: %d %q\n%s", i, resp.StatusCode, resp.Header.Get("Location"), body)
+		}
+	}
+	for i := range 6 {
+		resp, _ := newBrowserTB(t, e.base).get(authorizeURL(wpClientID, wpCallback, "s"))
+		if want := map[bool]int{true: http.StatusSeeOther, false: http.StatusServiceUnavailable}[i < 5]; resp.StatusCode != want {
+			t.Fatalf("parked request %d: %d, want %d", i, resp.StatusCode, want)
+		}
+	}
+}
+
 // TestSecuritySlowAndBigInputs: slow-loris clients are cut off by the
 // server's timeouts, and 1 MB and 10 MB parameters are refused quickly
 // everywhere while the server stays responsive.

@@ -161,6 +161,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 			if terr != nil {
 				return s.flowGone(c, terr)
 			}
+			s.flowEnded(ctx, f.CreatedAt)
 			if p, known := s.protocols[f.Protocol]; known {
 				return p.Deny(c, f, ae)
 			}
@@ -205,6 +206,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	if err != nil {
 		return s.flowGone(c, err)
 	}
+	s.flowEnded(ctx, f.CreatedAt)
 	p, known := s.protocols[f.Protocol]
 	if !known {
 		s.log.Error("flow_protocol_unknown", "request_id", requestID(c), "protocol", f.Protocol)

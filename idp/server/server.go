@@ -257,6 +257,7 @@ func (s *Server) BeginFlow(c echo.Context, f idp.Flow) error {
 		return err
 	}
 	if err := s.store.PutFlow(c.Request().Context(), f); err != nil {
+		s.flowEnded(c.Request().Context(), f.CreatedAt)
 		s.log.Error("flow_store_failed", "request_id", requestID(c), "err", err)
 		return s.ErrorPage(c, http.StatusServiceUnavailable, "error_internal")
 	}
