@@ -95,6 +95,9 @@ type CodeStore interface {
 	// while the record would not yet have expired, returns the spent Code
 	// with ErrAlreadyUsed; an unknown or expired code returns ErrNotFound.
 	TakeCode(ctx context.Context, id string) (Code, error)
+	// GetCode reads a live code without consuming it; a spent, unknown or
+	// expired code returns ErrNotFound. Only TakeCode decides who redeems.
+	GetCode(ctx context.Context, id string) (Code, error)
 }
 
 // ReplayGuard remembers single-use identifiers (SAML request IDs, nonces).

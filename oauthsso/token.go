@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -73,22 +74,29 @@ func (p *Provider) token(c echo.Context) error {
 }
 
 // redeem consumes a code and stores the token issued from it.
+//
+// It reads the code first and checks it; then it spends the code and
+// stores the token at the same time, so that both writes share one store
+// commit (the token call waits for the disk once, not twice). Only
+// TakeCode decides who redeems: a redemption that loses a race, or finds
+// the code gone, deletes the token it wrote, and a replay revokes the
+// token as before (revokeOnReplay).
 func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form params) (idp.Token, *apiError) {
 	log := p.logCtx(ctx)
 	st := p.h.Store()
 	now := p.h.Now()
-	code, err := st.TakeCode(ctx, codeID)
-	switch {
-	case errors.Is(err, idp.ErrAlreadyUsed):
-		log.Warn("oauth code replayed", "client", cl.Name, "code_client_id", code.ClientID)
-		p.revokeOnReplay(ctx, code)
-		return idp.Token{}, errGrant
-	case errors.Is(err, idp.ErrNotFound):
-		log.Info("oauth token refused", "client", cl.Name, "reason", "unknown or expired code")
-		return idp.Token{}, errGrantUnknown
-	case err != nil:
-		log.Error("oauth code take failed", "client", cl.Name, "err", err)
-		return idp.Token{}, errServer
+	code, err := st.GetCode(ctx, codeID)
+	if err != nil {
+		// Spent, unknown, expired, or the store failed: taking it tells
+		// a replay (whose token is revoked) from a guess.
+		_, aerr := p.take(ctx, cl, codeID)
+		if aerr == nil {
+			// It was redeemable after all (written between the read and
+			// the take); it is spent now, and this call is refused.
+			log.Warn("oauth token refused", "client", cl.Name, "reason", "code appeared during redemption")
+			aerr = errGrant
+		}
+		return idp.Token{}, aerr
 	}
 	// The code is spent whatever happens below: a code presented by the
 	// wrong client or with the wrong redirect_uri is burnt, not retried.
@@ -101,19 +109,25 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 	case form["redirect_uri"] != nil && form.get("redirect_uri") != code.RedirectURI:
 		reason = "redirect_uri differs from the login request"
 	}
+	var sess idp.Session
+	if reason == "" {
+		// A logout between login and token call ends the grant too.
+		sess, err = st.GetSession(ctx, code.SessionID)
+		switch {
+		case errors.Is(err, idp.ErrNotFound):
+			reason = "session ended"
+		case err != nil:
+			log.Error("oauth session read failed", "client", cl.Name, "err", err)
+			_, _ = p.take(ctx, cl, codeID)
+			return idp.Token{}, errServer
+		}
+	}
 	if reason != "" {
+		if _, aerr := p.take(ctx, cl, codeID); aerr != nil {
+			return idp.Token{}, aerr
+		}
 		log.Warn("oauth token refused", "client", cl.Name, "reason", reason)
 		return idp.Token{}, errGrant
-	}
-	// A logout between login and token call ends the grant too.
-	sess, err := st.GetSession(ctx, code.SessionID)
-	if err != nil {
-		if errors.Is(err, idp.ErrNotFound) {
-			log.Info("oauth token refused", "client", cl.Name, "reason", "session ended")
-			return idp.Token{}, errGrant
-		}
-		log.Error("oauth session read failed", "client", cl.Name, "err", err)
-		return idp.Token{}, errServer
 	}
 	tok := idp.Token{
 		ID:        code.TokenID,
@@ -122,9 +136,30 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 		IssuedAt:  now,
 		ExpiresAt: now.Add(cl.AccessTokenLifetime),
 	}
-	if err := st.PutToken(ctx, tok); err != nil {
-		log.Error("oauth token store failed", "client", cl.Name, "err", err)
-		return idp.Token{}, errServer
+	var putErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		putErr = st.PutToken(ctx, tok)
+	}()
+	_, aerr := p.take(ctx, cl, codeID)
+	wg.Wait()
+	if aerr == nil && putErr != nil {
+		log.Error("oauth token store failed", "client", cl.Name, "err", putErr)
+		aerr = errServer
+	}
+	if aerr != nil {
+		// Lost the race, the code expired meanwhile, or a write failed:
+		// no token from this call may stay behind. (A replay has revoked
+		// it already; revoking twice is harmless.)
+		if rerr := st.RevokeToken(ctx, tok.ID); rerr != nil {
+			log.Error("oauth token revoke failed", "client", cl.Name, "err", rerr)
+		}
+		if aerr == errGrantUnknown {
+			aerr = errGrant // it existed a moment ago: not a guess
+		}
+		return idp.Token{}, aerr
 	}
 	// Meet a concurrent replay of the same code (see revokeOnReplay): if the
 	// replay marked the token first, it may have revoked before PutToken ran,
@@ -143,6 +178,27 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 	}
 	log.Info("oauth token issued", "client", cl.Name, "username", sess.Identity.Username)
 	return tok, nil
+}
+
+// take spends the code. A spent code is a replay: its token is revoked
+// (revokeOnReplay) and the answer is invalid_grant; an unknown or expired
+// code is errGrantUnknown.
+func (p *Provider) take(ctx context.Context, cl *client, codeID string) (idp.Code, *apiError) {
+	log := p.logCtx(ctx)
+	code, err := p.h.Store().TakeCode(ctx, codeID)
+	switch {
+	case errors.Is(err, idp.ErrAlreadyUsed):
+		log.Warn("oauth code replayed", "client", cl.Name, "code_client_id", code.ClientID)
+		p.revokeOnReplay(ctx, code)
+		return code, errGrant
+	case errors.Is(err, idp.ErrNotFound):
+		log.Info("oauth token refused", "client", cl.Name, "reason", "unknown or expired code")
+		return code, errGrantUnknown
+	case err != nil:
+		log.Error("oauth code take failed", "client", cl.Name, "err", err)
+		return code, errServer
+	}
+	return code, nil
 }
 
 // revokeOnReplay revokes the token named by a spent code. The redemption

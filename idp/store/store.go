@@ -187,6 +187,15 @@ func (s *typed) TakeCode(ctx context.Context, id string) (idp.Code, error) {
 	return c, nil
 }
 
+// GetCode reads a live, unspent code (Backend.Get: a tombstone is absent).
+func (s *typed) GetCode(ctx context.Context, id string) (idp.Code, error) {
+	var c idp.Code
+	if err := s.get(ctx, BucketCodes, id, false, &c); err != nil {
+		return idp.Code{}, err
+	}
+	return c, nil
+}
+
 // PutToken stores t until t.ExpiresAt.
 func (s *typed) PutToken(ctx context.Context, t idp.Token) error {
 	return s.put(ctx, BucketTokens, t.ID, t, t.ExpiresAt)

@@ -197,10 +197,17 @@ func testCode(e *storeEnv) {
 	c := e.code(ttl)
 	_, err := e.s.TakeCode(e.ctx, c.ID)
 	wantErr(e.t, "TakeCode unknown", err, idp.ErrNotFound)
+	_, err = e.s.GetCode(e.ctx, c.ID)
+	wantErr(e.t, "GetCode unknown", err, idp.ErrNotFound)
 	wantErr(e.t, "PutCode", e.s.PutCode(e.ctx, c), nil)
-	got, err := e.s.TakeCode(e.ctx, c.ID)
+	got, err := e.s.GetCode(e.ctx, c.ID)
+	wantErr(e.t, "GetCode", err, nil)
+	wantEqual(e.t, "GetCode", got, c)
+	got, err = e.s.TakeCode(e.ctx, c.ID)
 	wantErr(e.t, "TakeCode", err, nil)
 	wantEqual(e.t, "TakeCode", got, c)
+	_, err = e.s.GetCode(e.ctx, c.ID)
+	wantErr(e.t, "GetCode spent", err, idp.ErrNotFound)
 
 	// A replay gets the spent code, so the caller can revoke c.TokenID:
 	// before the code's expiry and for the retention past it.
