@@ -112,7 +112,7 @@ func runCell(ctx context.Context, j journey, c cellConfig, w watched) cellResult
 				n := seq.Add(1)
 				verify := c.verifyEvery > 0 && n%int64(c.verifyEvery) == 0
 				t := time.Now()
-				steps, err := j(ctx, rand.IntN(c.users), verify)
+				steps, err := j(ctx, pickUser(k, c.concurrency, c.users), verify)
 				total := time.Since(t)
 				if !measuring.Load() {
 					continue
@@ -201,6 +201,17 @@ func cpuOf(pid int) time.Duration {
 	}
 	d, _ := treeCPU(pid)
 	return d
+}
+
+// pickUser picks a user for worker k of conc. With at least as many users
+// as workers, each worker draws from its own residue class, so no two
+// concurrent logins are of one account (64 browsers signing in one account
+// at once is what the IdP's login throttle exists to refuse).
+func pickUser(k, conc, users int) int {
+	if users < conc {
+		return rand.IntN(users)
+	}
+	return k + conc*rand.IntN(users/conc)
 }
 
 // selfCPU is the generator's own CPU time, without its children's.

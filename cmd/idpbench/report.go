@@ -188,6 +188,9 @@ func (r *report) markdown() string {
 			fmt.Fprintf(&b, " %.0fs:%.1f", s.Seconds, float64(s.RSSKB)/1024)
 		}
 		b.WriteString("\n")
+		for _, e := range m.Soak.ErrorSamples {
+			fmt.Fprintf(&b, "- soak error sample: %s\n", e)
+		}
 	}
 	return b.String()
 }
