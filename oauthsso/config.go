@@ -27,6 +27,11 @@ const (
 	DefaultAccessTokenLifetime = time.Hour
 	MaxAccessTokenLifetime     = 30 * 24 * time.Hour
 	DefaultUserinfoAttribute   = "mail"
+	// DefaultSpentCodeRetention is how long past its expiry a redeemed
+	// code is remembered, so that a replay is recognised (and the token
+	// issued from it revoked) rather than answered as an unknown code.
+	DefaultSpentCodeRetention = 10 * time.Minute
+	MaxSpentCodeRetention     = 24 * time.Hour
 
 	// MinClientSecretLen is the shortest plain client secret accepted.
 	MinClientSecretLen = 16
@@ -43,6 +48,12 @@ type Config struct {
 	// FlowLifetime bounds how long the user may take on the login page.
 	// Default 30m, at most 30m.
 	FlowLifetime time.Duration `yaml:"flow_lifetime"`
+	// SpentCodeRetention is how long past its expiry a redeemed code is
+	// remembered: a replay within it is refused as a replay and revokes
+	// the token issued from the code (RFC 6749 §4.1.2); after it, a replay
+	// is refused as an unknown code. Each remembered code is a few hundred
+	// bytes of store. Default 10m, at most 24h.
+	SpentCodeRetention time.Duration `yaml:"spent_code_retention"`
 	// InsecureAllowHTTPLoopback lets redirect_uris_allowed, sp_logout_url and
 	// logout redirects use http://127.0.0.1 and http://localhost (any port
 	// with "http://127.0.0.1:*/"), for the local demo SP and tests only.
@@ -125,6 +136,9 @@ func (c *Config) SetDefaults() {
 	if c.FlowLifetime == 0 {
 		c.FlowLifetime = DefaultFlowLifetime
 	}
+	if c.SpentCodeRetention == 0 {
+		c.SpentCodeRetention = DefaultSpentCodeRetention
+	}
 	for i := range c.Clients {
 		c.Clients[i].SetDefaults()
 	}
@@ -195,6 +209,9 @@ func (c *Config) Validate() idp.Problems {
 	var ps idp.Problems
 	if c.CodeLifetime <= 0 || c.CodeLifetime > MaxCodeLifetime {
 		ps.Addf("code_lifetime", "must be between 1s and %s (RFC 6749 caps codes at 10 minutes); about 60s is right", MaxCodeLifetime)
+	}
+	if c.SpentCodeRetention < time.Second || c.SpentCodeRetention > MaxSpentCodeRetention {
+		ps.Addf("spent_code_retention", "must be between 1s and %s; default %s", MaxSpentCodeRetention, DefaultSpentCodeRetention)
 	}
 	if c.FlowLifetime < time.Minute || c.FlowLifetime > MaxFlowLifetime {
 		ps.Addf("flow_lifetime", "must be between 1m and %s (the SP waits at most 30 minutes)", MaxFlowLifetime)

@@ -77,6 +77,15 @@ func atLeastTwoProcs(log *slog.Logger) {
 	}
 }
 
+// storeOptions are the typed store's settings taken from the configuration.
+func storeOptions(cfg *config.Config) []store.Option {
+	opts := []store.Option{store.WithAuditRetention(cfg.Audit.Retention)}
+	if cfg.OAuth != nil {
+		opts = append(opts, store.WithSpentCodeRetention(cfg.OAuth.SpentCodeRetention))
+	}
+	return opts
+}
+
 // wiring is everything a running server holds, so that the caller can close it.
 type wiring struct {
 	srv     *server.Server
@@ -106,7 +115,7 @@ func build(cfg *config.Config, log *slog.Logger, links []server.Link) (*wiring, 
 	var err error
 	switch cfg.Store.Backend {
 	case store.BackendMemory:
-		w.store = store.New(memory.New(memory.WithSweepInterval(cfg.Store.SweepInterval), memory.WithLogger(log)), store.WithAuditRetention(cfg.Audit.Retention))
+		w.store = store.New(memory.New(memory.WithSweepInterval(cfg.Store.SweepInterval), memory.WithLogger(log)), storeOptions(cfg)...)
 	case store.BackendRedis:
 		// Starts even while Redis is down: the instance answers 503 and
 		// /readyz false until Redis does, then serves without a restart.
@@ -114,7 +123,7 @@ func build(cfg *config.Config, log *slog.Logger, links []server.Link) (*wiring, 
 		if oerr != nil {
 			return nil, oerr
 		}
-		w.store = store.New(b, store.WithAuditRetention(cfg.Audit.Retention))
+		w.store = store.New(b, storeOptions(cfg)...)
 	default:
 		b, oerr := boltstore.OpenConfig(cfg.Store, boltstore.WithLogger(log))
 		if oerr != nil {
@@ -127,7 +136,7 @@ func build(cfg *config.Config, log *slog.Logger, links []server.Link) (*wiring, 
 			fast := memory.New(memory.WithSweepInterval(cfg.Store.SweepInterval), memory.WithLogger(log))
 			backend = store.Split(b, fast, append(slices.Clone(store.ShortLivedBuckets), throttle.Bucket)...)
 		}
-		w.store = store.New(backend, store.WithAuditRetention(cfg.Audit.Retention))
+		w.store = store.New(backend, storeOptions(cfg)...)
 	}
 	if w.auth, err = ldapauth.New(cfg.LDAP, ldapauth.WithLogger(log)); err != nil {
 		w.Close()
