@@ -21,7 +21,8 @@ import (
 //	c|day             Incr counter: events of that UTC day (1, 2, ...)
 //	e|day|n           event n of the day (JSON)
 //	d|day|user        Incr counter: events of that day for one user
-//	f|day|user|k      event k of the day for that user (a JSON copy)
+//	f|day|user|k      event k of the day for that user: the key of its
+//	                  e record (before 2026-11: a JSON copy; both are read)
 //
 // "user" is a hash of the lower-cased name, so typed names of any length
 // and alphabet make fixed-size keys. Events expire at their time plus the
@@ -100,7 +101,8 @@ func (s *typed) PutAudit(ctx context.Context, e idp.AuditEvent) error {
 	if err != nil {
 		return fmt.Errorf("store: put audit: %w", err)
 	}
-	if err := s.b.Put(ctx, BucketAudit, auditKey('e', day, seqBytes(n)), v, exp); err != nil {
+	eventKey := auditKey('e', day, seqBytes(n))
+	if err := s.b.Put(ctx, BucketAudit, eventKey, v, exp); err != nil {
 		return fmt.Errorf("store: put audit: %w", err)
 	}
 	names := []string{e.User}
@@ -116,7 +118,7 @@ func (s *typed) PutAudit(ctx context.Context, e idp.AuditEvent) error {
 		if err != nil {
 			return fmt.Errorf("store: put audit: %w", err)
 		}
-		if err := s.b.Put(ctx, BucketAudit, auditKey('f', day, u, seqBytes(k)), v, exp); err != nil {
+		if err := s.b.Put(ctx, BucketAudit, auditKey('f', day, u, seqBytes(k)), eventKey, exp); err != nil {
 			return fmt.Errorf("store: put audit: %w", err)
 		}
 	}
@@ -176,6 +178,10 @@ func (s *typed) auditDay(ctx context.Context, day, user []byte, before time.Time
 	var out []idp.AuditEvent
 	for i := n; i >= 1 && len(out) < limit; i-- {
 		v, err := s.b.Get(ctx, BucketAudit, auditKey(kind, append(prefix, seqBytes(i))...))
+		if err == nil && kind == 'f' && len(v) > 0 && v[0] == 'e' {
+			// A user's index entry names the day's event record.
+			v, err = s.b.Get(ctx, BucketAudit, v)
+		}
 		if errors.Is(err, idp.ErrNotFound) {
 			if i <= n-pendingWrites {
 				break // expired, and so is everything older of this day
