@@ -35,7 +35,13 @@
 // its SessionID and TokenID), and no identity data. Only whoever presents the
 // ID can find and open its record. Replay-guard entries are hashed too.
 //
+// Split routes buckets to two backends: `idp serve` keeps ShortLivedBuckets
+// (flows, replay markers, counters) and the login throttle's bucket in a
+// memory backend beside the bolt file (store.short_lived "memory"), so that
+// a login waits for the disk only for its session, code and token. Each
+// call goes to exactly one backend, so every atomicity promise holds.
+//
 // Config is the `store:` section of the configuration; cmd/idp turns it
-// into a backend (boltstore.OpenConfig, redisstore.OpenConfig or memory.New)
-// and passes that to New.
+// into a backend (boltstore.OpenConfig, redisstore.OpenConfig or memory.New,
+// the first possibly split with a memory backend) and passes that to New.
 package store
