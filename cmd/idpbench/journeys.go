@@ -82,27 +82,7 @@ func oauthLogin(ctx context.Context, api *http.Client, b *browser, base string, 
 	if p.location == "" || err != nil || cb.Query().Get("state") != state || cb.Query().Get("code") == "" {
 		return steps, fmt.Errorf("%w: login answered HTTP %d without a code redirect", errJourney, p.status)
 	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	t = time.Now()
-	if err := postForm(ctx, api, base+"/oauth/token", url.Values{"grant_type": {"authorization_code"},
-		"client_id": {oauthClientID}, "client_secret": {oauthClientSecret},
-		"code": {cb.Query().Get("code")}, "state": {state}}, &tok); err != nil {
-		return steps, err
-	}
-	steps = append(steps, step{"token", time.Since(t)})
-	var ui map[string]any
-	t = time.Now()
-	if err := postForm(ctx, api, base+"/oauth/userinfo", url.Values{"client_id": {oauthClientID},
-		"client_secret": {oauthClientSecret}, "access_token": {tok.AccessToken}}, &ui); err != nil {
-		return steps, err
-	}
-	steps = append(steps, step{"userinfo", time.Since(t)})
-	if got, _ := ui["email_id"].(string); !strings.EqualFold(got, userMail(i)) {
-		return steps, fmt.Errorf("%w: userinfo email_id %q, want %q", errJourney, got, userMail(i))
-	}
-	return steps, nil
+	return backChannel(ctx, api, base, cb.Query().Get("code"), state, i, steps)
 }
 
 // oauthSSOJourney plays an employee who already signed in opening
@@ -154,13 +134,19 @@ func codeAndBackChannel(ctx context.Context, api *http.Client, b *browser, base 
 	if p.location == "" || err != nil || cb.Query().Get("code") == "" {
 		return steps, fmt.Errorf("%w: SSO session: login URL answered HTTP %d without a code", errJourney, p.status)
 	}
+	return backChannel(ctx, api, base, cb.Query().Get("code"), state, i, steps)
+}
+
+// backChannel plays the SP once the browser brought it code: the token
+// call, then userinfo, whose e-mail must be user i's. It appends its steps.
+func backChannel(ctx context.Context, api *http.Client, base, code, state string, i int, steps []step) ([]step, error) {
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	t = time.Now()
+	t := time.Now()
 	if err := postForm(ctx, api, base+"/oauth/token", url.Values{"grant_type": {"authorization_code"},
 		"client_id": {oauthClientID}, "client_secret": {oauthClientSecret},
-		"code": {cb.Query().Get("code")}, "state": {state}}, &tok); err != nil {
+		"code": {code}, "state": {state}}, &tok); err != nil {
 		return steps, err
 	}
 	steps = append(steps, step{"token", time.Since(t)})
