@@ -109,3 +109,30 @@ func rssKB(pid int) (total, anon int64) {
 	}
 	return total, anon
 }
+
+// fileRSSKB splits pid's resident file-backed memory by mapped file (from
+// /proc/<pid>/smaps), so that the report can say how much is the binary
+// and how much the bbolt file.
+func fileRSSKB(pid int) map[string]int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return nil
+	}
+	out := map[string]int64{}
+	path := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-"):
+			// A mapping header: range perms offset dev inode [path].
+			path = ""
+			if len(f) >= 6 && strings.HasPrefix(f[5], "/") {
+				path = f[5]
+			}
+		case len(f) == 3 && f[0] == "Rss:" && path != "":
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			out[path] += n
+		}
+	}
+	return out
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -23,15 +24,17 @@ type rssSample struct {
 
 // memoryResult is the sessions and soak part.
 type memoryResult struct {
-	Sessions        int         `json:"sessions_target"`
-	SessionsCreated int64       `json:"sessions_created"`
-	FillSeconds     float64     `json:"fill_seconds"`
-	RSSKB           int64       `json:"rss_kb"`
-	AnonKB          int64       `json:"rss_anon_kb"`
-	SoakRate        float64     `json:"soak_rate"`
-	SoakSeconds     float64     `json:"soak_seconds"`
-	Samples         []rssSample `json:"soak_samples,omitempty"`
-	Soak            *cellResult `json:"soak,omitempty"`
+	Sessions        int     `json:"sessions_target"`
+	SessionsCreated int64   `json:"sessions_created"`
+	FillSeconds     float64 `json:"fill_seconds"`
+	RSSKB           int64   `json:"rss_kb"`
+	AnonKB          int64   `json:"rss_anon_kb"`
+	// FileKB is the resident part of each mapped file (binary, bbolt).
+	FileKB      map[string]int64 `json:"rss_file_kb,omitempty"`
+	SoakRate    float64          `json:"soak_rate"`
+	SoakSeconds float64          `json:"soak_seconds"`
+	Samples     []rssSample      `json:"soak_samples,omitempty"`
+	Soak        *cellResult      `json:"soak,omitempty"`
 }
 
 // report is everything written to bench/results.
@@ -179,8 +182,13 @@ func (r *report) markdown() string {
 	b.WriteString(r.comparison())
 	m := r.Memory
 	if m.Sessions > 0 {
-		fmt.Fprintf(&b, "\n## Memory\n\n- %d live SSO sessions (created in %.0f s): IdP RSS %.1f MiB (anonymous %.1f MiB; the rest is mapped files: binary, bbolt)\n",
-			m.SessionsCreated, m.FillSeconds, float64(m.RSSKB)/1024, float64(m.AnonKB)/1024)
+		var files []string
+		for path, kb := range m.FileKB {
+			files = append(files, fmt.Sprintf("%s %.1f MiB", filepath.Base(path), float64(kb)/1024))
+		}
+		sort.Strings(files)
+		fmt.Fprintf(&b, "\n## Memory\n\n- %d live SSO sessions (created in %.0f s): IdP RSS %.1f MiB: anonymous %.1f MiB; mapped files %s\n",
+			m.SessionsCreated, m.FillSeconds, float64(m.RSSKB)/1024, float64(m.AnonKB)/1024, strings.Join(files, ", "))
 	}
 	if m.Soak != nil {
 		fmt.Fprintf(&b, "- soak (sessions and tokens live 1m, codes 30s + 30s remembered, sweep every 10s, so live records level off after about two minutes): %.0f s at %.0f logins/s target (%.0f achieved, %d errors); RSS MiB (anonymous) over time:", m.SoakSeconds, m.SoakRate, m.Soak.LoginsPerSec, m.Soak.Errors)

@@ -193,6 +193,7 @@ func (b *bench) memory(ctx context.Context, sl *slapd) error {
 		m.FillSeconds = time.Since(start).Seconds()
 		time.Sleep(2 * time.Second) // let the server go idle
 		m.RSSKB, m.AnonKB = rssKB(idp.pid())
+		m.FileKB = fileRSSKB(idp.pid())
 		b.logf("memory: %d sessions, RSS %d KiB (anonymous %d KiB)", r.Logins, m.RSSKB, m.AnonKB)
 	}
 	if b.o.soak <= 0 {
