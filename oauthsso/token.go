@@ -89,7 +89,7 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 	if err != nil {
 		// Spent, unknown, expired, or the store failed: taking it tells
 		// a replay (whose token is revoked) from a guess.
-		_, aerr := p.take(ctx, cl, codeID)
+		aerr := p.take(ctx, cl, codeID)
 		if aerr == nil {
 			// It was redeemable after all (written between the read and
 			// the take); it is spent now, and this call is refused.
@@ -118,12 +118,12 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 			reason = "session ended"
 		case err != nil:
 			log.Error("oauth session read failed", "client", cl.Name, "err", err)
-			_, _ = p.take(ctx, cl, codeID)
+			_ = p.take(ctx, cl, codeID)
 			return idp.Token{}, errServer
 		}
 	}
 	if reason != "" {
-		if _, aerr := p.take(ctx, cl, codeID); aerr != nil {
+		if aerr := p.take(ctx, cl, codeID); aerr != nil {
 			return idp.Token{}, aerr
 		}
 		log.Warn("oauth token refused", "client", cl.Name, "reason", reason)
@@ -143,7 +143,7 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 		defer wg.Done()
 		putErr = st.PutToken(ctx, tok)
 	}()
-	_, aerr := p.take(ctx, cl, codeID)
+	aerr := p.take(ctx, cl, codeID)
 	wg.Wait()
 	if aerr == nil && putErr != nil {
 		log.Error("oauth token store failed", "client", cl.Name, "err", putErr)
@@ -183,22 +183,22 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 // take spends the code. A spent code is a replay: its token is revoked
 // (revokeOnReplay) and the answer is invalid_grant; an unknown or expired
 // code is errGrantUnknown.
-func (p *Provider) take(ctx context.Context, cl *client, codeID string) (idp.Code, *apiError) {
+func (p *Provider) take(ctx context.Context, cl *client, codeID string) *apiError {
 	log := p.logCtx(ctx)
 	code, err := p.h.Store().TakeCode(ctx, codeID)
 	switch {
 	case errors.Is(err, idp.ErrAlreadyUsed):
 		log.Warn("oauth code replayed", "client", cl.Name, "code_client_id", code.ClientID)
 		p.revokeOnReplay(ctx, code)
-		return code, errGrant
+		return errGrant
 	case errors.Is(err, idp.ErrNotFound):
 		log.Info("oauth token refused", "client", cl.Name, "reason", "unknown or expired code")
-		return code, errGrantUnknown
+		return errGrantUnknown
 	case err != nil:
 		log.Error("oauth code take failed", "client", cl.Name, "err", err)
-		return code, errServer
+		return errServer
 	}
-	return code, nil
+	return nil
 }
 
 // revokeOnReplay revokes the token named by a spent code. The redemption

@@ -75,7 +75,7 @@ func (s *split) Sweep(ctx context.Context) (int, error) {
 	return n1 + n2, errors.Join(err1, err2)
 }
 
-// Check reports the durable backend's state: the fast one is in process.
+// Check reports whether both backends can serve, the durable one first.
 func (s *split) Check(ctx context.Context) error {
 	if err := s.durable.Check(ctx); err != nil {
 		return err
