@@ -78,8 +78,12 @@ type scope struct {
 	window string // window ID
 	slot   []byte // the slot this attempt holds
 	// failures reports whether the window had recorded a failure when the
-	// slot was taken: only then does a success need to reset it.
+	// slot was taken: then a success resets it.
 	failures bool
+	// created reports that this attempt created the window: a success
+	// removes it again, so that an account that only ever signs in right
+	// keeps no record between logins.
+	created bool
 }
 
 // Begin implements idp.LoginThrottle.
@@ -168,9 +172,9 @@ func (t *Throttle) begin(ctx context.Context, scopes []*scope) (func(idp.LoginOu
 			case idp.LoginSucceeded:
 				t.giveBack(ctx, s)
 				// A right password starts the account afresh. A window
-				// without failures has nothing to forget (and saves a
-				// store commit on every ordinary login).
-				if s.failures {
+				// without failures that another attempt created has
+				// nothing to forget (and saves a store write).
+				if s.failures || s.created {
 					t.logErr(s, t.b.Delete(ctx, Bucket, []byte("w|"+s.key)))
 				}
 			default:
@@ -187,11 +191,11 @@ func (t *Throttle) begin(ctx context.Context, scopes []*scope) (func(idp.LoginOu
 // serves them in. When every slot is held the attempt is blocked, with the
 // time until the window ends.
 func (t *Throttle) reserve(ctx context.Context, s *scope) (blocked bool, retry time.Duration, err error) {
-	id, last, err := t.window(ctx, s.key)
+	id, last, created, err := t.window(ctx, s.key)
 	if err != nil {
 		return false, 0, err
 	}
-	s.window, s.failures = id, !last.IsZero()
+	s.window, s.failures, s.created = id, !last.IsZero(), created
 	exp := t.now().Add(t.horizon())
 	for i := 1; i <= s.limit; i++ {
 		k := []byte("s|" + s.key + "|" + id + "|" + strconv.Itoa(i))
@@ -211,33 +215,35 @@ func (t *Throttle) reserve(ctx context.Context, s *scope) (blocked bool, retry t
 	return true, max(retry, time.Second), nil
 }
 
-// window returns the scope's current window ID and the time of its last
-// failure (zero when none yet), creating the window when there is none.
-func (t *Throttle) window(ctx context.Context, key string) (string, time.Time, error) {
+// window returns the scope's current window ID, the time of its last
+// failure (zero when none yet) and whether this call created the window
+// (when there was none).
+func (t *Throttle) window(ctx context.Context, key string) (id string, last time.Time, created bool, err error) {
 	wkey := []byte("w|" + key)
 	for range 3 {
 		v, err := t.b.Get(ctx, Bucket, wkey)
 		if err == nil {
-			return parseWindow(v)
+			id, last, err := parseWindow(v)
+			return id, last, false, err
 		}
 		if !errors.Is(err, idp.ErrNotFound) {
-			return "", time.Time{}, err
+			return "", time.Time{}, false, err
 		}
 		var rnd [12]byte
 		if _, err := rand.Read(rnd[:]); err != nil {
-			return "", time.Time{}, err
+			return "", time.Time{}, false, err
 		}
 		id := hex.EncodeToString(rnd[:])
 		ok, err := t.b.PutIfAbsent(ctx, Bucket, wkey, []byte(id+"|0"), t.now().Add(t.cfg.Window))
 		if err != nil {
-			return "", time.Time{}, err
+			return "", time.Time{}, false, err
 		}
 		if ok {
-			return id, time.Time{}, nil
+			return id, time.Time{}, true, nil
 		}
 		// Another attempt created it first: read theirs.
 	}
-	return "", time.Time{}, errors.New("throttle: window record keeps changing")
+	return "", time.Time{}, false, errors.New("throttle: window record keeps changing")
 }
 
 func parseWindow(v []byte) (string, time.Time, error) {

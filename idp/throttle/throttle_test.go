@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ncp-sso/idp/idp"
+	"github.com/ncp-sso/idp/idp/store"
 	"github.com/ncp-sso/idp/idp/store/memory"
 )
 
@@ -330,5 +331,74 @@ func TestIPCountsOnlyFailures(t *testing.T) {
 	}
 	if te := attempt(t, th, "someone", "192.0.2.9", idp.LoginFailed); te == nil || te.Scope != ScopeIP {
 		t.Fatalf("5th failure from one IP: %v, want refused for the IP", te)
+	}
+}
+
+// keyTracker records which keys a Backend holds (writes minus deletes).
+type keyTracker struct {
+	store.Backend
+	mu   sync.Mutex
+	live map[string]bool
+}
+
+func (k *keyTracker) set(key []byte, on bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if on {
+		k.live[string(key)] = true
+	} else {
+		delete(k.live, string(key))
+	}
+}
+
+func (k *keyTracker) Put(ctx context.Context, b string, key, v []byte, exp time.Time) error {
+	k.set(key, true)
+	return k.Backend.Put(ctx, b, key, v, exp)
+}
+
+func (k *keyTracker) PutIfAbsent(ctx context.Context, b string, key, v []byte, exp time.Time) (bool, error) {
+	ok, err := k.Backend.PutIfAbsent(ctx, b, key, v, exp)
+	if ok {
+		k.set(key, true)
+	}
+	return ok, err
+}
+
+func (k *keyTracker) Delete(ctx context.Context, b string, key []byte) error {
+	k.set(key, false)
+	return k.Backend.Delete(ctx, b, key)
+}
+
+// An account that only ever signs in right leaves no record behind: with
+// thousands of employees a window per account would be megabytes of state
+// that says nothing. One with a failure keeps its window until a success.
+func TestSuccessLeavesNoRecord(t *testing.T) {
+	kt := &keyTracker{Backend: memory.New(memory.WithSweepInterval(-1)), live: map[string]bool{}}
+	t.Cleanup(func() { kt.Close() })
+	th, err := New(kt, Config{MaxFailuresPerAccount: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if te := attempt(t, th, "user"+strconv.Itoa(i), "192.0.2.1", idp.LoginSucceeded); te != nil {
+			t.Fatal(te)
+		}
+		done, err := th.BeginEntry(context.Background(), "entry"+strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done(idp.LoginSucceeded)
+	}
+	if len(kt.live) != 0 {
+		t.Fatalf("%d records left after successful logins only: %v", len(kt.live), kt.live)
+	}
+	attempt(t, th, "bob", "192.0.2.1", idp.LoginFailed)
+	if len(kt.live) == 0 {
+		t.Fatal("a failure left no record")
+	}
+	attempt(t, th, "bob", "192.0.2.1", idp.LoginFailed)
+	attempt(t, th, "bob", "192.0.2.1", idp.LoginFailed)
+	if te := attempt(t, th, "bob", "192.0.2.1", idp.LoginSucceeded); te == nil {
+		t.Fatal("4th attempt after 3 failures allowed with limit 3")
 	}
 }
