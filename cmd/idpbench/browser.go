@@ -10,8 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
-
-	"golang.org/x/net/html"
+	"sync"
 )
 
 const (
@@ -57,14 +56,20 @@ func (b *browser) navigate(ctx context.Context, req *http.Request, stop func(*ur
 		if err != nil {
 			return page{}, fmt.Errorf("%w: %v", errJourney, err)
 		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes))
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode < 300 || resp.StatusCode > 399 || loc == "" {
+			body, err := readBody(resp)
+			if err != nil {
+				return page{}, fmt.Errorf("%w: read: %v", errJourney, err)
+			}
+			return page{url: req.URL, status: resp.StatusCode, body: body}, nil
+		}
+		// A redirect's own body is read (so that the connection is
+		// reused) but not kept: a browser does not show it.
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBodyBytes))
 		resp.Body.Close()
 		if err != nil {
 			return page{}, fmt.Errorf("%w: read: %v", errJourney, err)
-		}
-		loc := resp.Header.Get("Location")
-		if resp.StatusCode < 300 || resp.StatusCode > 399 || loc == "" {
-			return page{url: req.URL, status: resp.StatusCode, body: body}, nil
 		}
 		next, err := req.URL.Parse(loc)
 		if err != nil {
@@ -100,82 +105,25 @@ func (b *browser) submit(ctx context.Context, from page, f form, stop func(*url.
 	return b.navigate(ctx, req, stop)
 }
 
-// form is one HTML form with the values a browser would send.
-type form struct {
-	action   *url.URL
-	method   string
-	values   url.Values
-	password string // name of the password field, "" if none
-	text     string // name of the first text/email field
+// readBody reads and closes resp's body: in one allocation when the
+// length is announced, else (chunked pages) through a reused buffer and
+// copied out at its size.
+func readBody(resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	if n := resp.ContentLength; n >= 0 && n <= maxBodyBytes {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer bodyBuffers.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBodyBytes)); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(buf.Bytes()), nil
 }
 
-// forms tokenizes body and returns its forms (inputs only: the login and
-// auto-POST pages need nothing else).
-func forms(body []byte, base *url.URL) []form {
-	var out []form
-	var cur *form
-	z := html.NewTokenizer(bytes.NewReader(body))
-	for {
-		tt := z.Next()
-		switch tt {
-		case html.ErrorToken:
-			return out
-		case html.EndTagToken:
-			if name, _ := z.TagName(); string(name) == "form" && cur != nil {
-				out = append(out, *cur)
-				cur = nil
-			}
-			continue
-		case html.StartTagToken, html.SelfClosingTagToken:
-		default:
-			continue
-		}
-		name, hasAttr := z.TagName()
-		attrs := map[string]string{}
-		for hasAttr {
-			var k, v []byte
-			k, v, hasAttr = z.TagAttr()
-			attrs[string(k)] = string(v)
-		}
-		switch string(name) {
-		case "form":
-			action, err := base.Parse(attrs["action"])
-			if err != nil {
-				action = base
-			}
-			method := strings.ToUpper(attrs["method"])
-			if method == "" {
-				method = http.MethodGet
-			}
-			cur = &form{action: action, method: method, values: url.Values{}}
-		case "input":
-			if cur == nil || attrs["name"] == "" {
-				continue
-			}
-			switch strings.ToLower(attrs["type"]) {
-			case "password":
-				cur.password = attrs["name"]
-			case "text", "email", "":
-				if cur.text == "" {
-					cur.text = attrs["name"]
-				}
-			case "submit", "button", "checkbox", "radio":
-				continue
-			}
-			cur.values.Set(attrs["name"], attrs["value"])
-		}
-	}
-}
-
-// loginForm finds the form with a password field and fills it in.
-func loginForm(p page, username, password string) (form, error) {
-	for _, f := range forms(p.body, p.url) {
-		if f.password == "" || f.text == "" {
-			continue
-		}
-		f.values.Set(f.text, username)
-		f.values.Set(f.password, password)
-		return f, nil
-	}
-	return form{}, fmt.Errorf("%w: no login form on %s (HTTP %d)", errJourney, p.url.Path, p.status)
-}
+var bodyBuffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 32<<10)) }}

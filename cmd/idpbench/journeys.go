@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	crewjam "github.com/crewjam/saml"
@@ -79,10 +80,14 @@ func oauthLogin(ctx context.Context, api *http.Client, b *browser, base string, 
 	}
 	steps = append(steps, step{"login_submit", time.Since(t)})
 	cb, err := url.Parse(p.location)
-	if p.location == "" || err != nil || cb.Query().Get("state") != state || cb.Query().Get("code") == "" {
+	var got url.Values
+	if err == nil {
+		got = cb.Query()
+	}
+	if p.location == "" || err != nil || got.Get("state") != state || got.Get("code") == "" {
 		return steps, fmt.Errorf("%w: login answered HTTP %d without a code redirect", errJourney, p.status)
 	}
-	return backChannel(ctx, api, base, cb.Query().Get("code"), state, i, steps)
+	return backChannel(ctx, api, base, got.Get("code"), state, i, steps)
 }
 
 // oauthSSOJourney plays an employee who already signed in opening
@@ -131,10 +136,14 @@ func codeAndBackChannel(ctx context.Context, api *http.Client, b *browser, base 
 	}
 	steps = append(steps, step{"authorize", time.Since(t)})
 	cb, err := url.Parse(p.location)
-	if p.location == "" || err != nil || cb.Query().Get("code") == "" {
+	var got url.Values
+	if err == nil {
+		got = cb.Query()
+	}
+	if p.location == "" || err != nil || got.Get("code") == "" {
 		return steps, fmt.Errorf("%w: SSO session: login URL answered HTTP %d without a code", errJourney, p.status)
 	}
-	return backChannel(ctx, api, base, cb.Query().Get("code"), state, i, steps)
+	return backChannel(ctx, api, base, got.Get("code"), state, i, steps)
 }
 
 // backChannel plays the SP once the browser brought it code: the token
@@ -150,15 +159,17 @@ func backChannel(ctx context.Context, api *http.Client, base, code, state string
 		return steps, err
 	}
 	steps = append(steps, step{"token", time.Since(t)})
-	var ui map[string]any
+	var ui struct {
+		EmailID string `json:"email_id"`
+	}
 	t = time.Now()
 	if err := postForm(ctx, api, base+"/oauth/userinfo", url.Values{"client_id": {oauthClientID},
 		"client_secret": {oauthClientSecret}, "access_token": {tok.AccessToken}}, &ui); err != nil {
 		return steps, err
 	}
 	steps = append(steps, step{"userinfo", time.Since(t)})
-	if got, _ := ui["email_id"].(string); !strings.EqualFold(got, userMail(i)) {
-		return steps, fmt.Errorf("%w: userinfo email_id %q, want %q", errJourney, got, userMail(i))
+	if !strings.EqualFold(ui.EmailID, userMail(i)) {
+		return steps, fmt.Errorf("%w: userinfo email_id %q, want %q", errJourney, ui.EmailID, userMail(i))
 	}
 	return steps, nil
 }
@@ -196,11 +207,21 @@ func authnRequest(id string, now time.Time) string {
 	x := fmt.Sprintf(`<saml2p:AuthnRequest xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol" AssertionConsumerServiceURL="%s" ID="%s" IssueInstant="%s" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" ProviderName="ncpworkplace.com" Version="2.0"><saml2:Issuer xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion">%s</saml2:Issuer><saml2p:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"/></saml2p:AuthnRequest>`,
 		spACS, id, now.UTC().Format("2006-01-02T15:04:05.000Z"), spEntityID)
 	var b bytes.Buffer
-	w, _ := flate.NewWriter(&b, flate.DefaultCompression)
+	w := deflaters.Get().(*flate.Writer)
+	w.Reset(&b)
 	_, _ = w.Write([]byte(x))
 	_ = w.Close()
+	deflaters.Put(w)
 	return base64.StdEncoding.EncodeToString(b.Bytes())
 }
+
+// deflaters are reused DEFLATE writers: a new one allocates most of a
+// megabyte. BestSpeed, whose Reset clears no tables: the IdP inflates any
+// level alike.
+var deflaters = sync.Pool{New: func() any {
+	w, _ := flate.NewWriter(nil, flate.BestSpeed)
+	return w
+}}
 
 // serviceProvider is the SP that verifies sampled Responses with only the
 // IdP's certificate.

@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,9 +43,19 @@ type options struct {
 	keep         bool
 	store        string
 	profile      string
+	genProfile   string
 }
 
+// generatorGOGC is the generator's GOGC unless the environment sets one:
+// its live heap is small and its garbage is per login, so the default 100
+// collects many times a second, with 64 or more goroutine stacks to scan
+// each time, CPU taken from the IdP under test.
+const generatorGOGC = 800
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(generatorGOGC)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
@@ -60,6 +72,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer b.close()
+	if o.genProfile != "" {
+		stopProfile, err := profileSelf(o.genProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		defer stopProfile()
+	}
 	if err := b.run(ctx); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -91,6 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs) for inspection")
 	fs.StringVar(&o.store, "store", "bolt", "our IdP's store.backend: bolt (durable, fsync per commit) or memory")
 	fs.StringVar(&o.profile, "profile", "", "directory for CPU profiles of the IdP during each mode's highest-concurrency cell (needs a binary built with -tags pprof: make bench-profile)")
+	fs.StringVar(&o.genProfile, "genprofile", "", "file for a CPU profile of the generator itself over the whole run (go tool pprof FILE)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: idpbench [flags]\n\nLoad generator for the IdP (see README \"Benchmarks\"). Flags:")
 		fs.PrintDefaults()
@@ -118,6 +139,23 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		fmt.Fprintln(stderr, err)
 	}
 	return o, err
+}
+
+// profileSelf writes a CPU profile of this process to path until the
+// returned function is called.
+func profileSelf(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("idpbench: -genprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("idpbench: -genprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 func splitList(s string) []string {

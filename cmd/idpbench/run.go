@@ -29,6 +29,8 @@ func transport(conc int) *http.Transport {
 		MaxIdleConnsPerHost: 4 * conc,
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
+		// A whole page (the auto-POST one is some 15 KiB) in one read.
+		ReadBufferSize: 32 << 10,
 	}
 }
 
