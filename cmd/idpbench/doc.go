@@ -22,5 +22,13 @@
 // (for Apache the whole process tree). The report goes to stdout and, as
 // Markdown and JSON, to -out.
 //
+// The generator's own CPU per login is reported too, since on a small
+// machine it competes with the IdP: pages are read with a form scanner that
+// follows the HTML tokenizer's rules (held to golang.org/x/net/html by
+// TestFormsAgainstTokenizer and FuzzForms) instead of tokenizing every
+// byte, DEFLATE writers and read buffers are reused, and the generator runs
+// with GOGC=800 unless GOGC is set. -genprofile FILE writes a CPU profile
+// of the generator itself.
+//
 // It is a benchmark tool: it never runs as part of `make test`.
 package main
