@@ -63,7 +63,10 @@ type Provider struct {
 	h        server.Host
 }
 
-var _ server.Protocol = (*Provider)(nil)
+var (
+	_ server.Protocol    = (*Provider)(nil)
+	_ server.BackChannel = (*Provider)(nil)
+)
 
 // client is a validated Client with its parsed allowlist and secret digest.
 type client struct {
@@ -121,6 +124,10 @@ func New(cfg Config, opts ...Option) (*Provider, error) {
 
 // Name implements server.Protocol.
 func (p *Provider) Name() string { return ProtocolName }
+
+// BackChannelPaths implements server.BackChannel: the SP's servers call the
+// token and userinfo APIs, and they never wait behind browsers.
+func (p *Provider) BackChannelPaths() []string { return []string{PathToken, PathUserinfo} }
 
 // Register implements server.Protocol.
 func (p *Provider) Register(e *echo.Echo, h server.Host) {

@@ -246,6 +246,22 @@ func requestURI(loc string) string {
 	return u.RequestURI()
 }
 
+// start sends the SP's login request at step 0, which the IdP answers with
+// the login form, and returns that form's own URL (/login?flow=ID), so that
+// the next step may fetch it again at another instance.
+func (j *journey) start(name, uri string) (string, error) {
+	_, page, err := j.do(0, name, http.MethodGet, uri, nil, http.StatusOK)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range hiddenInput.FindAllStringSubmatch(page, -1) {
+		if m[1] == "flow" {
+			return "/login?flow=" + url.QueryEscape(html.UnescapeString(m[2])), nil
+		}
+	}
+	return "", &stepError{step: name, status: http.StatusOK, body: "no login form of a pending request"}
+}
+
 // login fetches the login page of step n and posts the password at step n+1.
 func (j *journey) login(n int, loc string, want int) (*http.Response, string, error) {
 	form, err := j.loginForm(n, loc)
@@ -274,11 +290,11 @@ func (j *journey) loginForm(n int, loc string) (url.Values, error) {
 // and password (1, 2), token (3), userinfo (4). It returns the code and
 // access token.
 func (j *journey) oauth() (code, token string, err error) {
-	resp, _, err := j.do(0, "authorize", http.MethodGet, authorizeURL(wpClientID, wpCallback, "st"), nil, http.StatusSeeOther)
+	loc, err := j.start("authorize", authorizeURL(wpClientID, wpCallback, "st"))
 	if err != nil {
 		return "", "", err
 	}
-	resp, _, err = j.login(1, resp.Header.Get("Location"), http.StatusSeeOther)
+	resp, _, err := j.login(1, loc, http.StatusSeeOther)
 	if err != nil {
 		return "", "", err
 	}
@@ -325,11 +341,11 @@ func newRequestID() string {
 // and password (1, 2); it returns the decoded Response.
 func (j *journey) saml(id string) ([]byte, error) {
 	q := url.Values{"SAMLRequest": {workplaceAuthnRequestTB(j.t, id, acmeACS)}, "RelayState": {"r"}}
-	resp, _, err := j.do(0, "saml sso", http.MethodGet, "/saml/sso?"+q.Encode(), nil, http.StatusSeeOther)
+	loc, err := j.start("saml sso", "/saml/sso?"+q.Encode())
 	if err != nil {
 		return nil, err
 	}
-	_, body, err := j.login(1, resp.Header.Get("Location"), http.StatusOK)
+	_, body, err := j.login(1, loc, http.StatusOK)
 	if err != nil {
 		return nil, err
 	}

@@ -160,11 +160,11 @@ func TestHATwoInstancesOneRedis(t *testing.T) {
 		// A login page shown before the outage, its password posted
 		// during it (at the other instance), and again after it.
 		j := newJourney(t, at(a, b, b))
-		resp, _, err := j.do(0, "authorize", http.MethodGet, authorizeURL(wpClientID, wpCallback, "st"), nil, http.StatusSeeOther)
+		loc, err := j.start("authorize", authorizeURL(wpClientID, wpCallback, "st"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		form, err := j.loginForm(1, resp.Header.Get("Location"))
+		form, err := j.loginForm(1, loc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +196,7 @@ func TestHATwoInstancesOneRedis(t *testing.T) {
 		gen.Add(1)
 		// The login page from before the outage still works: its Flow was
 		// kept by Redis (AOF) and nothing was half-consumed.
-		resp, _, err = j.do(2, "login", http.MethodPost, "/login", form, http.StatusSeeOther)
+		resp, _, err := j.do(2, "login", http.MethodPost, "/login", form, http.StatusSeeOther)
 		if err != nil || !strings.HasPrefix(resp.Header.Get("Location"), wpCallback) {
 			t.Fatalf("login after the outage: %v", err)
 		}

@@ -225,11 +225,9 @@ func TestAuditEvents(t *testing.T) {
 	c := browser(t)
 	// A Flow: bob is not permitted (Deny), then root signs in (Resume), then
 	// a second SP request rides on the session.
-	resp, _ := get(t, c, base+"/test/start?state=s1")
-	_, page := get(t, c, base+resp.Header.Get("Location"))
+	page := flowPage(t, c, base+"/test/start?state=s1")
 	submitLogin(t, c, base, page, "bob", "bob-pw")
-	resp, _ = get(t, c, base+"/test/start?state=s2")
-	_, page = get(t, c, base+resp.Header.Get("Location"))
+	page = flowPage(t, c, base+"/test/start?state=s2")
 	submitLogin(t, c, base, page, "ghost", "nope")
 	submitLogin(t, c, base, page, "root", "root-pw", "User-Agent", "TestBrowser/1.0")
 	get(t, c, base+"/test/start?state=s3")

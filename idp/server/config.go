@@ -40,6 +40,13 @@ type Config struct {
 	// MaxBodyBytes caps request bodies. Default 524288 (512 KiB, enough for
 	// a SAML POST-binding request).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// BrowserConcurrency is how many browser requests (login pages, form
+	// posts, the SSO and login URLs) are worked on at once; more wait in
+	// line, first come first served, for up to 10 s. The SP's token and
+	// userinfo calls and /healthz and /readyz never wait in this line, so
+	// they stay fast at the morning peak. Default 0: 8 per processor
+	// (GOMAXPROCS); -1: no line.
+	BrowserConcurrency int `yaml:"browser_concurrency"`
 	// TemplatesDir, when set, holds page and message files that replace the
 	// embedded ones of the same name (see templates/).
 	TemplatesDir string `yaml:"templates_dir"`
@@ -117,6 +124,9 @@ func (c *Config) Validate() idp.Problems {
 	}
 	if c.MaxBodyBytes < 4096 || c.MaxBodyBytes > 10<<20 {
 		ps.Addf("max_body_bytes", "must be between 4096 and 10485760 bytes")
+	}
+	if c.BrowserConcurrency < -1 || c.BrowserConcurrency > 100000 {
+		ps.Addf("browser_concurrency", "must be between 1 and 100000, 0 for the default (8 per processor) or -1 for no limit")
 	}
 	if c.TemplatesDir != "" {
 		if st, err := os.Stat(c.TemplatesDir); err != nil || !st.IsDir() {

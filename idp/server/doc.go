@@ -4,7 +4,8 @@
 //
 // Contract:
 //   - A protocol validates its SP request once and calls Host.BeginFlow; the
-//     Flow is parked in the store and the browser goes to /login?flow=ID.
+//     Flow is parked in the store and the login form is the answer (to a
+//     GET; a POST is redirected to /login?flow=ID, which shows the same form).
 //   - POST /login checks CSRF, authenticates through the idp.Authenticator,
 //     replaces any previous session with a fresh one (new ID: no fixation),
 //     takes the Flow from the store exactly once and calls the protocol's

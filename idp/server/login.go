@@ -19,7 +19,7 @@ func (s *Server) routes() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.httpError
 	e.IPExtractor = s.ipExtractor()
-	e.Use(s.securityHeaders, s.observeRequests, s.recoverPanics, s.limitBody)
+	e.Use(s.securityHeaders, s.observeRequests, s.recoverPanics, s.browserTurn, s.limitBody)
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/login") })
 	e.GET("/login", s.loginPage)
 	e.POST("/login", s.loginSubmit)
@@ -49,27 +49,22 @@ type homeData struct {
 
 func (s *Server) loginPage(c echo.Context) error {
 	flowID := c.QueryParam("flow")
-	d := loginData{CSRF: s.csrfToken(c)}
 	if flowID != "" {
 		f, err := s.store.GetFlow(c.Request().Context(), flowID)
 		if err != nil {
 			return s.flowGone(c, err)
 		}
-		d.FlowID, d.SPName, d.Username = f.ID, f.SPName, f.LoginHint
-		s.allowFlowFormAction(c, f)
-		if d.SPName == "" {
-			d.SPName = f.SP
-		}
-	} else if sess, ok := s.Session(c); ok {
+		return s.flowLogin(c, f)
+	}
+	d := loginData{CSRF: s.csrfToken(c)}
+	if sess, ok := s.Session(c); ok {
 		if next := safeNext(c.QueryParam("next")); next != "" {
 			return c.Redirect(http.StatusSeeOther, next)
 		}
 		return s.Render(c, http.StatusOK, "home", s.home(sess))
-	} else {
-		d.Username = c.QueryParam("login_hint")
-		s.rememberNext(c, c.QueryParam("next"))
 	}
-	d.Username = cleanHint(d.Username)
+	d.Username = cleanHint(c.QueryParam("login_hint"))
+	s.rememberNext(c, c.QueryParam("next"))
 	return s.Render(c, http.StatusOK, "login", d)
 }
 

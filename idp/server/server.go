@@ -83,6 +83,7 @@ type Server struct {
 	observer   Observer
 	admin      Admin
 	throttle   idp.LoginThrottle
+	gate       *browserGate // nil: no line for browser requests
 }
 
 var _ Host = (*Server)(nil)
@@ -150,6 +151,17 @@ func New(o Options) (*Server, error) {
 		s.protocols[p.Name()] = p
 		p.Register(s.echo, s)
 	}
+	var backChannel []string
+	for _, p := range o.Protocols {
+		if bc, ok := p.(BackChannel); ok {
+			backChannel = append(backChannel, bc.BackChannelPaths()...)
+		}
+	}
+	n := s.cfg.BrowserConcurrency
+	if n == 0 {
+		n = defaultBrowserConcurrency()
+	}
+	s.gate = newBrowserGate(n, backChannel)
 	return s, nil
 }
 
@@ -261,7 +273,30 @@ func (s *Server) BeginFlow(c echo.Context, f idp.Flow) error {
 		s.log.Error("flow_store_failed", "request_id", requestID(c), "err", err)
 		return s.ErrorPage(c, http.StatusServiceUnavailable, "error_internal")
 	}
-	return c.Redirect(http.StatusSeeOther, "/login?flow="+url.QueryEscape(f.ID))
+	if c.Request().Method != http.MethodGet {
+		// The SP's request came in a POST (SAML POST binding): answer
+		// with a redirect, so that reloading the login page does not
+		// post the SP's request a second time.
+		return c.Redirect(http.StatusSeeOther, flowLoginPath(f.ID))
+	}
+	// The login page right here, not a redirect to it: one round trip less
+	// for an employee on a phone.
+	return s.flowLogin(c, f)
+}
+
+// flowLoginPath is the login page of the pending login request id.
+func flowLoginPath(id string) string { return "/login?flow=" + url.QueryEscape(id) }
+
+// flowLogin renders the login form for the pending request f. Its language
+// links go to /login?flow=ID, whichever URL it answers, so that switching
+// the language keeps the same pending request.
+func (s *Server) flowLogin(c echo.Context, f idp.Flow) error {
+	d := loginData{CSRF: s.csrfToken(c), FlowID: f.ID, SPName: f.SPName, Username: cleanHint(f.LoginHint)}
+	if d.SPName == "" {
+		d.SPName = f.SP
+	}
+	s.allowFlowFormAction(c, f)
+	return s.render(c, http.StatusOK, "login", d, langLinks("/login", url.Values{"flow": {f.ID}}))
 }
 
 // ErrorPage renders the error page with a message key.
@@ -279,13 +314,18 @@ type errorData struct {
 
 // Render renders a page in the request's language inside the layout.
 func (s *Server) Render(c echo.Context, status int, name string, data any) error {
+	return s.render(c, status, name, data, langURLs(c.Request()))
+}
+
+// render is Render with the page's language links given.
+func (s *Server) render(c echo.Context, status int, name string, data any, langs map[string]string) error {
 	lang := s.lang(c)
 	p := templates.Page{
 		Lang:      lang,
 		Nonce:     Nonce(c),
 		Brand:     templates.Brand{CompanyName: s.brand.CompanyName, PrimaryColor: s.brand.PrimaryColor},
 		RequestID: requestID(c),
-		LangURLs:  langURLs(c.Request()),
+		LangURLs:  langs,
 		Data:      data,
 	}
 	if s.logo != nil {
@@ -322,6 +362,11 @@ func langURLs(r *http.Request) map[string]string {
 			q.Set("flow", f)
 		}
 	}
+	return langLinks(path, q)
+}
+
+// langLinks returns path?q&lang=L for each language L (q is changed).
+func langLinks(path string, q url.Values) map[string]string {
 	out := make(map[string]string, len(templates.Languages))
 	for _, l := range templates.Languages {
 		q.Set("lang", l)

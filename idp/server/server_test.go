@@ -59,14 +59,16 @@ type testProtocol struct {
 func (p *testProtocol) Name() string { return "test" }
 
 func (p *testProtocol) Register(e *echo.Echo, h Host) {
-	e.GET("/test/start", func(c echo.Context) error {
+	start := func(c echo.Context) error {
 		return h.BeginFlow(c, idp.Flow{
 			Protocol: "test", SP: "test-sp", SPName: "Test SP",
 			LoginHint:  c.QueryParam("hint"),
 			ForceAuthn: c.QueryParam("force") == "1",
-			Payload:    []byte(`{"state":"` + c.QueryParam("state") + `"}`),
+			Payload:    []byte(`{"state":"` + c.FormValue("state") + `"}`),
 		})
-	})
+	}
+	e.GET("/test/start", start)
+	e.POST("/test/start", start)
 }
 
 func (p *testProtocol) Resume(c echo.Context, f idp.Flow, s idp.Session) error {
@@ -319,11 +321,7 @@ func TestCSRF(t *testing.T) {
 func TestFlowResumedExactlyOnce(t *testing.T) {
 	f := newFixture(t)
 	c := browser(t)
-	resp, _ := get(t, c, f.srv.URL+"/test/start?hint=%3Cscript%3Ealice&state=s1")
-	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login?flow=") {
-		t.Fatalf("BeginFlow: %d %s", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	_, page := get(t, c, f.srv.URL+resp.Header.Get("Location"))
+	page := flowPage(t, c, f.srv.URL+"/test/start?hint=%3Cscript%3Ealice&state=s1")
 	if strings.Contains(page, "<script>alice") || !strings.Contains(page, "&lt;script&gt;alice") {
 		t.Error("login hint not escaped")
 	}
@@ -352,9 +350,46 @@ func TestFlowResumedExactlyOnce(t *testing.T) {
 		t.Fatalf("SSO without form: %d %s", resp.StatusCode, body)
 	}
 	// ForceAuthn shows the form despite the session.
-	resp, _ = get(t, c, f.srv.URL+"/test/start?force=1")
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("ForceAuthn must show the form, got %d", resp.StatusCode)
+	flowPage(t, c, f.srv.URL+"/test/start?force=1")
+}
+
+var flowField = regexp.MustCompile(`name="flow" value="([^"]+)"`)
+
+// flowPage GETs an SP request URL that must answer with the login form of
+// a new pending request, and returns the page.
+func flowPage(t *testing.T, c *http.Client, u string) string {
+	t.Helper()
+	resp, page := get(t, c, u)
+	m := flowField.FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("GET %s: HTTP %d without the login form of a pending request", u, resp.StatusCode)
+	}
+	// Switching the language keeps the same pending request.
+	if want := `href="/login?flow=` + m[1] + `&amp;lang=en"`; !strings.Contains(page, want) {
+		t.Errorf("language link %s missing", want)
+	}
+	return page
+}
+
+// The SP's request answered with the form (no redirect to it), and the
+// same form at /login?flow=ID; a request that came in a POST is redirected
+// there instead, so that reloading the page does not post it again.
+func TestFlowLoginPage(t *testing.T) {
+	f := newFixture(t)
+	c := browser(t)
+	page := flowPage(t, c, f.srv.URL+"/test/start?hint=alice")
+	id := flowField.FindStringSubmatch(page)[1]
+	resp, again := get(t, c, f.srv.URL+"/login?flow="+id)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(again, `name="flow" value="`+id+`"`) || !strings.Contains(again, `value="alice"`) {
+		t.Fatalf("/login?flow=ID: HTTP %d, not the same form", resp.StatusCode)
+	}
+	resp, err := c.Post(f.srv.URL+"/test/start", "application/x-www-form-urlencoded", strings.NewReader("state=p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?flow=") {
+		t.Fatalf("POSTed SP request: HTTP %d Location %q, want 303 to /login?flow=", resp.StatusCode, loc)
 	}
 }
 
@@ -362,8 +397,7 @@ func TestAccountStates(t *testing.T) {
 	f := newFixture(t)
 	// Not permitted inside a flow: the protocol's Deny answers the SP.
 	c := browser(t)
-	resp, _ := get(t, c, f.srv.URL+"/test/start")
-	_, page := get(t, c, f.srv.URL+resp.Header.Get("Location"))
+	page := flowPage(t, c, f.srv.URL+"/test/start")
 	resp, body := submitLogin(t, c, f.srv.URL, page, "bob", "bob-pw")
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "access_denied") {
 		t.Fatalf("deny: %d %s", resp.StatusCode, body)
