@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -72,7 +71,7 @@ func (s *typed) put(ctx context.Context, bucket, id string, v any, exp time.Time
 	if err := CheckExpiry(exp); err != nil {
 		return fmt.Errorf("store: put %s: %w", bucket, err)
 	}
-	pt, err := json.Marshal(v)
+	pt, err := marshalRecord(v)
 	if err != nil {
 		return fmt.Errorf("store: put %s: encode: %w", bucket, err)
 	}
@@ -90,7 +89,7 @@ func (s *typed) decode(bucket, id string, key, sealed []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(pt, v); err != nil {
+	if err := unmarshalRecord(pt, v); err != nil {
 		return fmt.Errorf("%w: %s record: %w", ErrCorrupt, bucket, err)
 	}
 	return nil
