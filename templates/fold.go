@@ -11,18 +11,17 @@ import (
 	"text/template/parse"
 )
 
-// This file specialises a parsed page for one language so that rendering it
-// costs little more than copying bytes.
+// This file specialises a parsed page for one language and brand so that
+// rendering it costs little more than copying bytes.
 //
 // Executing a template pays, for every {{action}}, a reflective map or
 // field lookup and one reflective call per escaper that html/template adds
 // to the action. Most actions of a page print a catalog message, which is
-// the same for every request in a language. So, per language:
+// the same for every request in a language. So, per language and brand:
 //
 //  1. substitute replaces each .T.key and .Lang (and $.T.key, $.Lang)
 //     whose dot is known to be the Page with the message text or the
-//     language as a string constant, and so .Brand fields in a page
-//     specialised for a brand as well;
+//     language as a string constant, and so the .Brand fields;
 //  2. html/template escapes the page as usual (its contextual escaping is
 //     untouched: the constant gets the escapers its context calls for);
 //  3. foldConstants executes each action that now consists of a constant
@@ -241,9 +240,7 @@ func foldConstants(t *template.Template, trees map[string]*parse.Tree) error {
 						return err
 					}
 					if branch != nil {
-						for _, b := range branch.Nodes {
-							out = appendNode(out, b)
-						}
+						out = append(out, branch.Nodes...)
 					}
 					continue
 				}
@@ -259,9 +256,9 @@ func foldConstants(t *template.Template, trees map[string]*parse.Tree) error {
 					return err
 				}
 			}
-			out = appendNode(out, n)
+			out = append(out, n)
 		}
-		list.Nodes = out
+		list.Nodes = mergeText(out)
 		return nil
 	}
 	for name, tr := range trees {
@@ -272,16 +269,38 @@ func foldConstants(t *template.Template, trees map[string]*parse.Tree) error {
 	return nil
 }
 
-// appendNode appends n to list, merging it into a preceding text node.
-func appendNode(list []parse.Node, n parse.Node) []parse.Node {
-	if tn, ok := n.(*parse.TextNode); ok && len(list) > 0 {
-		if prev, ok := list[len(list)-1].(*parse.TextNode); ok {
-			text := append(append([]byte{}, prev.Text...), tn.Text...)
-			list[len(list)-1] = &parse.TextNode{NodeType: parse.NodeText, Pos: prev.Pos, Text: text}
-			return list
+// mergeText merges each run of adjacent text nodes of a folded list into
+// one, its text sized to fit: a specialised page keeps it as long as the
+// Set lives.
+func mergeText(nodes []parse.Node) []parse.Node {
+	out := make([]parse.Node, 0, len(nodes))
+	for i := 0; i < len(nodes); {
+		first, ok := nodes[i].(*parse.TextNode)
+		if !ok {
+			out = append(out, nodes[i])
+			i++
+			continue
 		}
+		j, size := i, 0
+		for ; j < len(nodes); j++ {
+			tn, ok := nodes[j].(*parse.TextNode)
+			if !ok {
+				break
+			}
+			size += len(tn.Text)
+		}
+		if j == i+1 && cap(first.Text) == len(first.Text) {
+			out = append(out, first)
+		} else {
+			text := make([]byte, 0, size)
+			for _, n := range nodes[i:j] {
+				text = append(text, n.(*parse.TextNode).Text...)
+			}
+			out = append(out, &parse.TextNode{NodeType: parse.NodeText, Pos: first.Pos, Text: text})
+		}
+		i = j
 	}
-	return append(list, n)
+	return out
 }
 
 func foldBranch(b *parse.BranchNode, fold func(*parse.ListNode) error) error {
@@ -348,7 +367,7 @@ func evalCond(t *template.Template, root *parse.Tree, p *parse.PipeNode) (bool, 
 
 // execAction prints one action by executing it, alone, as the root
 // template's body (the root is restored before returning). Only the
-// loading goroutine sees t until Load returns.
+// goroutine specialising t sees it until it is done.
 func execAction(t *template.Template, root *parse.Tree, n *parse.ActionNode) ([]byte, error) {
 	return execNode(t, root, n)
 }

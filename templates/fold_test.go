@@ -2,10 +2,11 @@ package templates
 
 import (
 	"bytes"
-	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -84,9 +85,12 @@ func TestSpecialisedPagesLookNothingUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"login", "saml_post", "error", "logged_out"} {
-		for _, lang := range Languages {
-			pg := s.pages[name]
-			for _, x := range s.forBrand(name, pg, lang, Brand{CompanyName: "Acme"}, pg.byLang[lang]).Templates() {
+		for i, lang := range Languages {
+			form := s.forBrand(s.pages[name], i, Brand{CompanyName: "Acme"})
+			if form == nil {
+				t.Fatalf("%s/%s: not specialised", name, lang)
+			}
+			for _, x := range form.Templates() {
 				if x.Tree == nil || x.Name() == "title" { // "title" runs as a copy derived for <title>
 					continue
 				}
@@ -111,32 +115,54 @@ func TestLoadReportsEscapingErrors(t *testing.T) {
 	}
 }
 
-// TestBrandedConcurrently renders while the branded pages are being made
-// (run with -race).
+// TestBrandedConcurrently renders, with more brands than maxBrands, while
+// the branded pages are being made (run with -race): every render gives
+// the generic page's bytes.
 func TestBrandedConcurrently(t *testing.T) {
 	s, err := Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := goldenPage("en", loginData{CSRF: "c"})
-	var want bytes.Buffer
-	if err := s.Render(&want, "login", Page{Lang: "en", T: s.Messages("en"), Nonce: p.Nonce, RequestID: p.RequestID, Brand: p.Brand, LangURLs: p.LangURLs, Data: p.Data}); err != nil {
-		t.Fatal(err)
+	const workers, brands = 4, maxBrands + 2
+	want := make([]string, brands)
+	page := func(i int) Page {
+		p := goldenPage(Languages[i%len(Languages)], loginData{CSRF: "c"})
+		p.Brand.CompanyName = "Acme " + strconv.Itoa(i)
+		return p
 	}
-	errs := make(chan error, 4)
-	for range 4 {
+	for i := range brands {
+		p := page(i)
+		p.T = s.Messages(p.Lang)
+		var b strings.Builder
+		if err := s.Render(&b, "login", p); err != nil {
+			t.Fatal(err)
+		}
+		want[i] = b.String()
+	}
+	errs := make(chan error, workers)
+	for w := range workers {
 		go func() {
-			var got strings.Builder
-			err := s.Render(&got, "login", p)
-			if err == nil && got.String() != want.String() {
-				err = errors.New("output differs from the generic page")
+			for i := range brands {
+				i := (i + w) % brands
+				var got strings.Builder
+				if err := s.Render(&got, "login", page(i)); err != nil {
+					errs <- err
+					return
+				}
+				if got.String() != want[i] {
+					errs <- fmt.Errorf("brand %d: output differs from the generic page", i)
+					return
+				}
 			}
-			errs <- err
+			errs <- nil
 		}()
 	}
-	for range 4 {
+	for range workers {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+	if n := len(*s.brands.Load()); n != maxBrands {
+		t.Errorf("pages specialised for %d brands, want %d", n, maxBrands)
 	}
 }

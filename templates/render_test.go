@@ -137,18 +137,18 @@ func goldenPage(lang string, data any) Page {
 // change what an employee sees. Regenerate with go test -run Golden -update
 // after an intended change to a page, and review the diff.
 //
-// Each page renders as prepared for its language and brand, and as
-// prepared for its language only (the fallback beyond maxBranded brands).
+// Each page renders as prepared for its language and brand, and, from a
+// Set already holding maxBrands other brands, as the generic page.
 func TestRenderGolden(t *testing.T) {
 	branded, err := Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	langOnly, err := Load("")
+	full, err := Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	langOnly.nBranded.Store(maxBranded)
+	fillBrands(t, full)
 	s := branded
 	cases := goldenCases()
 	names := make([]string, 0, len(cases))
@@ -170,7 +170,7 @@ func TestRenderGolden(t *testing.T) {
 						p.RequestID = ""
 						p.LangURLs = nil
 					}
-					for _, set := range []*Set{branded, langOnly} {
+					for _, set := range []*Set{branded, full} {
 						var b bytes.Buffer
 						if err := set.Render(&b, tc.page, p); err != nil {
 							t.Fatal(err)
@@ -181,13 +181,43 @@ func TestRenderGolden(t *testing.T) {
 			}
 		}
 	}
-	if n := langOnly.nBranded.Load(); n != maxBranded {
-		t.Errorf("the language-only set prepared %d branded pages", n-maxBranded)
+	if n := len(*branded.brands.Load()); n != 2 {
+		t.Errorf("the pages were specialised for %d brands, want the 2 rendered with", n)
+	}
+	for name, pg := range branded.pages {
+		if pg.generic.t != nil {
+			t.Errorf("%s: rendering with the catalog's messages made the generic page", name)
+		}
+	}
+	for name, pg := range full.pages {
+		if pg.generic.t == nil {
+			t.Errorf("%s: a Set holding maxBrands brands did not render the generic page", name)
+		}
+	}
+	for _, bp := range *full.brands.Load() {
+		if bp.brand.CompanyName == "Acme" || bp.brand.CompanyName == goldenPage("", nil).Brand.CompanyName {
+			t.Errorf("a Set holding maxBrands brands added %q", bp.brand.CompanyName)
+		}
 	}
 	for name := range s.pages {
 		if !seen[name] {
 			t.Errorf("page %q has no golden case", name)
 		}
+	}
+}
+
+// fillBrands makes s hold maxBrands brands, none used by the tests, so that
+// it renders other brands with the generic pages.
+func fillBrands(t *testing.T, s *Set) {
+	t.Helper()
+	for i := range maxBrands {
+		b := Brand{CompanyName: "filler " + strconv.Itoa(i)}
+		if s.brandPages(b) == nil {
+			t.Fatalf("brand %d of %d refused", i+1, maxBrands)
+		}
+	}
+	if s.brandPages(Brand{CompanyName: "one too many"}) != nil {
+		t.Fatal("a brand beyond maxBrands was added")
 	}
 }
 

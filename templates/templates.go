@@ -50,41 +50,60 @@ type Page struct {
 	Data     any
 }
 
-// Set is a parsed set of pages and messages. It is immutable and safe for
-// concurrent use.
+// Set is a parsed set of pages and messages. It is immutable but for the
+// forms of its pages made on first use, and safe for concurrent use.
 type Set struct {
 	pages    map[string]*page
 	messages map[string]map[string]string // lang -> key -> text
-	// branded holds pages specialised for a brand too (brandKey ->
-	// *template.Template), made on first use; nBranded counts them.
-	branded  sync.Map
-	nBranded atomic.Int32
+	// brands holds the pages specialised for each brand rendered with so
+	// far, at most maxBrands; the slice is replaced (under mu), never
+	// modified, so Render reads it without locking.
+	brands atomic.Pointer[[]*brandPages]
+	mu     sync.Mutex
 }
 
-// page is one page parsed inside the layout: generic looks the messages up
-// in .T while rendering; byLang has each language's messages built in
-// (see fold.go) and renders the same bytes several times faster.
+// page is one page's sources. The parsed forms are made from them on first
+// use: for a language and brand (see brandPages), or generic, which looks
+// the messages up in .T while rendering and is made only for a caller's own
+// .T or a language without a catalog (never by the server).
 type page struct {
-	generic *template.Template
-	byLang  map[string]*template.Template
-	// The sources, to specialise the page for a brand.
-	layout, body []byte
+	index        int // of the page's forms in brandPages.forms
 	file         string
+	layout, body string // the layout's source is shared by every page
+	generic      lazy
 }
 
-// maxBranded bounds the pages specialised for a brand. A server renders
-// every page with its one brand (a reload starts a new Set); more brands
-// than this share the pages specialised for the language only.
-const maxBranded = 128
-
-type brandKey struct {
-	page, lang string
-	brand      Brand
+// brandPages are the pages specialised for one brand (see fold.go): the
+// form of page pg in Languages[i] is forms[pg.index*len(Languages)+i].
+type brandPages struct {
+	brand Brand
+	forms []lazy
 }
+
+// lazy is a parsed page made once, on first use; t is nil if that failed.
+type lazy struct {
+	once sync.Once
+	t    *template.Template
+	err  error
+}
+
+// get returns the form, making it with build on first use.
+func (l *lazy) get(build func() (*template.Template, error)) (*template.Template, error) {
+	l.once.Do(func() { l.t, l.err = build() })
+	return l.t, l.err
+}
+
+// maxBrands bounds the brands the pages are specialised for. A server
+// renders every page with its one brand (a reload starts a new Set); a
+// render with a brand beyond these runs the generic page, which gives the
+// same bytes, only slower.
+const maxBrands = 4
 
 // Load parses the embedded pages and messages; files in overrideDir (when
 // not empty) replace embedded files of the same name. A page that
-// html/template cannot escape safely fails Load rather than every render.
+// html/template cannot escape safely, or that cannot be specialised for
+// each language, fails Load rather than every render; Load keeps only the
+// sources, and a page is parsed again for the first render with a brand.
 func Load(overrideDir string) (*Set, error) {
 	var fsys fs.FS = embedded
 	if overrideDir != "" {
@@ -94,10 +113,11 @@ func Load(overrideDir string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	layout, err := fs.ReadFile(fsys, "layout.html")
+	rawLayout, err := fs.ReadFile(fsys, "layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: layout.html: %w", err)
 	}
+	layout := string(rawLayout)
 	names, err := globAll(fsys, "*.html")
 	if err != nil {
 		return nil, err
@@ -112,32 +132,40 @@ func Load(overrideDir string) (*Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", n, err)
 		}
-		pg := &page{byLang: map[string]*template.Template{}, layout: layout, body: body, file: n}
-		if pg.generic, err = parsePage(layout, n, body); err != nil {
-			return nil, err
-		}
+		pg := &page{index: len(s.pages), layout: layout, body: string(body), file: n}
+		// Specialised once per language for the zero Brand, to report
+		// here what every render would otherwise fail on; then dropped.
 		for _, l := range Languages {
-			t, err := parsePage(layout, n, body)
-			if err != nil {
+			if _, err := pg.specialise(l, msgs[l], Brand{}); err != nil {
 				return nil, err
 			}
-			if err := specialise(t, pageConstants(l, msgs[l], nil)); err != nil {
-				return nil, fmt.Errorf("templates: %s: %w", n, err)
-			}
-			pg.byLang[l] = t
 		}
 		s.pages[name] = pg
 	}
 	return s, nil
 }
 
+// specialise parses the page and specialises it for lang and brand b.
+func (pg *page) specialise(lang string, msgs map[string]string, b Brand) (*template.Template, error) {
+	t, err := parsePage(pg.layout, pg.file, pg.body)
+	if err != nil {
+		return nil, err
+	}
+	if err := specialise(t, pageConstants(lang, msgs, &b)); err != nil {
+		return nil, fmt.Errorf("templates: %s: %w", pg.file, err)
+	}
+	return t, nil
+}
+
 // parsePage parses the layout with the page file n (body) in it.
-func parsePage(layout []byte, n string, body []byte) (*template.Template, error) {
-	t, err := template.New(rootName).Funcs(funcs).Parse(string(layout))
+// The parsed templates keep the sources, so the strings are shared rather
+// than converted here.
+func parsePage(layout, n, body string) (*template.Template, error) {
+	t, err := template.New(rootName).Funcs(funcs).Parse(layout)
 	if err != nil {
 		return nil, fmt.Errorf("templates: layout.html: %w", err)
 	}
-	if _, err := t.New(n).Parse(string(body)); err != nil {
+	if _, err := t.New(n).Parse(body); err != nil {
 		return nil, fmt.Errorf("templates: %s: %w", n, err)
 	}
 	return t, nil
@@ -245,19 +273,28 @@ func (s *Set) Has(name string) bool { return s.pages[name] != nil }
 //
 // With p.T nil (as the server renders), the page runs with p.Lang's
 // messages and p.Brand built in (the first render for a brand prepares
-// it); a caller's own p.T, or a language without a catalog, runs the
-// generic page, which looks each message up.
+// it); a caller's own p.T, a language without a catalog, or a brand beyond
+// maxBrands runs the generic page, which looks each message up.
 func (s *Set) Render(w io.Writer, name string, p Page) error {
 	pg := s.pages[name]
 	if pg == nil {
 		return fmt.Errorf("templates: no page %q", name)
 	}
-	t := pg.generic
+	var t *template.Template
 	if p.T == nil {
-		if lt := pg.byLang[p.Lang]; lt != nil {
-			t = s.forBrand(name, pg, p.Lang, p.Brand, lt)
+		if i := langIndex(p.Lang); i >= 0 {
+			t = s.forBrand(pg, i, p.Brand)
 		}
 		p.T = s.Messages(p.Lang)
+	}
+	if t == nil {
+		var err error
+		t, err = pg.generic.get(func() (*template.Template, error) {
+			return parsePage(pg.layout, pg.file, pg.body)
+		})
+		if err != nil {
+			return fmt.Errorf("templates: render %s: %w", name, err)
+		}
 	}
 	if buf, ok := w.(*bytes.Buffer); ok {
 		start := buf.Len()
@@ -276,29 +313,62 @@ func (s *Set) Render(w io.Writer, name string, p Page) error {
 	return err
 }
 
-// forBrand returns page name specialised for lang and brand b, making it on
-// first use; langOnly (the page specialised for lang) when there are too
-// many brands.
-func (s *Set) forBrand(name string, pg *page, lang string, b Brand, langOnly *template.Template) *template.Template {
-	key := brandKey{page: name, lang: lang, brand: b}
-	if t, ok := s.branded.Load(key); ok {
-		return t.(*template.Template)
+// langIndex is the index of lang in Languages, -1 for none.
+func langIndex(lang string) int {
+	for i, l := range Languages {
+		if l == lang {
+			return i
+		}
 	}
-	if s.nBranded.Load() >= maxBranded {
-		return langOnly
+	return -1
+}
+
+// forBrand returns page pg specialised for Languages[lang] and brand b,
+// making it on first use; nil when there are too many brands, or (not
+// expected: Load specialised the same sources) the page cannot be
+// specialised for b.
+func (s *Set) forBrand(pg *page, lang int, b Brand) *template.Template {
+	bp := s.brandPages(b)
+	if bp == nil {
+		return nil
 	}
-	s.nBranded.Add(1)
-	t, err := parsePage(pg.layout, pg.file, pg.body)
-	if err == nil {
-		err = specialise(t, pageConstants(lang, s.messages[lang], &b))
+	t, _ := bp.forms[pg.index*len(Languages)+lang].get(func() (*template.Template, error) {
+		l := Languages[lang]
+		return pg.specialise(l, s.messages[l], b)
+	})
+	return t
+}
+
+// brandPages returns the pages for brand b, adding an empty set of forms
+// for a new brand while there are fewer than maxBrands; nil beyond.
+func (s *Set) brandPages(b Brand) *brandPages {
+	known, bp := s.findBrand(b)
+	if bp != nil || len(known) >= maxBrands {
+		return bp
 	}
-	if err != nil {
-		// Not expected: the same sources were specialised by Load, and
-		// constants do not change an action's escaping context.
-		t = langOnly
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if known, bp = s.findBrand(b); bp != nil || len(known) >= maxBrands {
+		return bp
 	}
-	actual, _ := s.branded.LoadOrStore(key, t)
-	return actual.(*template.Template)
+	bp = &brandPages{brand: b, forms: make([]lazy, len(s.pages)*len(Languages))}
+	next := append(known[:len(known):len(known)], bp)
+	s.brands.Store(&next)
+	return bp
+}
+
+// findBrand returns the brands known and, if b is one of them, its pages.
+func (s *Set) findBrand(b Brand) ([]*brandPages, *brandPages) {
+	p := s.brands.Load()
+	if p == nil {
+		return nil, nil
+	}
+	for _, bp := range *p {
+		if bp.brand == b {
+			return *p, bp
+		}
+	}
+	return *p, nil
 }
 
 // overlay is a file system whose top layer shadows the base layer.
