@@ -162,9 +162,11 @@ func (tb *tab) activeID() string {
 // another site.
 func (tb *tab) wantLoginPageLight(idpURL string) {
 	tb.t.Helper()
-	load, ok := tb.rec.lastLoad(regexp.MustCompile(`/login\?`))
+	// The page is the answer to the SP's login request (at its URL).
+	here := tb.url()
+	load, ok := tb.rec.lastLoad(regexp.MustCompile("^" + regexp.QuoteMeta(here) + "$"))
 	if !ok {
-		tb.t.Fatalf("no login page load recorded: %v", tb.rec.documents())
+		tb.t.Fatalf("no load of the login page %s recorded: %v", here, tb.rec.documents())
 	}
 	for _, u := range load.requests {
 		if !strings.HasPrefix(u, idpURL+"/") && !strings.HasPrefix(u, "data:") {

@@ -323,6 +323,7 @@ type recorder struct {
 	docBad   map[string]bool              // documents answered with an error status on purpose
 	reqURL   map[network.RequestID]string
 	loads    []pageLoad
+	answered []string // document URLs answered with a page (not a redirect)
 	navCount int
 }
 
@@ -384,6 +385,8 @@ func (r *recorder) event(ev any) {
 		}
 	case *network.EventResponseReceived:
 		if ev.Type == network.ResourceTypeDocument {
+			// Redirects arrive with the next request, never here.
+			r.answered = append(r.answered, ev.Response.URL)
 			if ev.Response.Status >= 400 {
 				r.docBad[ev.Response.URL] = true
 			}
@@ -437,6 +440,14 @@ func (r *recorder) lastLoad(re *regexp.Regexp) (pageLoad, bool) {
 		}
 	}
 	return pageLoad{}, false
+}
+
+// pages lists the URL of every document that answered with a page rather
+// than a redirect, in order.
+func (r *recorder) pages() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.answered...)
 }
 
 // documents lists every document URL the tab loaded, in order.

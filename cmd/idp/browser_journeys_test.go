@@ -75,6 +75,20 @@ func (tb *tab) keyboardLogin(user, pass string) int64 {
 	return tb.submit(chromedp.KeyEvent("\r"))
 }
 
+// waitLoginForm waits for the login form of a pending login request, which
+// is the IdP's answer to the SP's request (at = the IdP's login URL, e.g.
+// idpURL+"/oauth/authorize?"), and returns the request's flow handle.
+func (tb *tab) waitLoginForm(at string) string {
+	tb.t.Helper()
+	tb.waitURL(at)
+	tb.do(chromedp.WaitVisible(chromedp.CSS("#password")))
+	flow := tb.value(`input[name="flow"]`)
+	if flow == "" {
+		tb.t.Fatalf("the login form at %s carries no pending login request", tb.url())
+	}
+	return flow
+}
+
 // waitFocus gives the page's autofocus a moment to land (a loaded machine
 // runs it after the load event we waited for) and returns where focus is.
 func (tb *tab) waitFocus(id string) string {
@@ -110,7 +124,7 @@ func journeyOAuth(t *testing.T, browser context.Context, w *browserWorld, vp vie
 	tb := newTab(t, browser, vp, langKO, w.idpURL, w.spURL)
 	start, spName := oauthStart(w, vp)
 	tb.open(start)
-	tb.waitURL(w.idpURL + "/login?flow=")
+	tb.waitLoginForm(w.idpURL + "/oauth/authorize?")
 	tb.wantIn("login title", tb.title(), "로그인", brandCompany)
 	tb.wantIn("login lead", tb.text("p.lead"), spName)
 	tb.wantLoginPageLight(w.idpURL)
@@ -136,13 +150,13 @@ func journeyOAuth(t *testing.T, browser context.Context, w *browserWorld, vp vie
 	tb.screenshot("oauth-at-sp")
 
 	// SSO: the second login request is answered without the form.
-	before := len(tb.rec.documents())
+	before := len(tb.rec.pages())
 	tb.open(start)
 	tb.waitURL(w.spURL + "/oauth/callback")
 	tb.wantIn("SSO result", tb.text("#sp-user"), mailHana)
-	for _, d := range tb.rec.documents()[before:] {
-		if strings.HasPrefix(d, w.idpURL+"/login") {
-			t.Errorf("SSO visit showed the login page: %s", d)
+	for _, d := range tb.rec.pages()[before:] {
+		if strings.HasPrefix(d, w.idpURL+"/") {
+			t.Errorf("SSO visit showed a page of the IdP (the login form): %s", d)
 		}
 	}
 
@@ -152,7 +166,7 @@ func journeyOAuth(t *testing.T, browser context.Context, w *browserWorld, vp vie
 	tb.screenshot("logged-out-ko")
 	tb.axeCheck("logged out")
 	tb.open(start)
-	tb.waitURL(w.idpURL + "/login?flow=")
+	tb.waitLoginForm(w.idpURL + "/oauth/authorize?")
 }
 
 // journeySAML: the SP's AuthnRequest → login → the signed Response arrives
@@ -168,7 +182,7 @@ func journeySAML(t *testing.T, browser context.Context, w *browserWorld, vp view
 		}
 	}
 	tb.open(w.spURL + "/saml/start")
-	tb.waitURL(w.idpURL + "/login?flow=")
+	tb.waitLoginForm(w.idpURL + "/saml/sso?")
 	tb.wantIn("login lead", tb.text("p.lead"), "NCP WORKPLACE")
 	if !js && tb.visible("#pw-toggle") {
 		t.Error("the show-password toggle is visible without JavaScript, where it cannot work")
@@ -200,8 +214,7 @@ func journeyLanguage(t *testing.T, browser context.Context, w *browserWorld, vp 
 	tb := newTab(t, browser, vp, langKO, w.idpURL, w.spURL)
 	start, spName := oauthStart(w, vp)
 	tb.open(start)
-	tb.waitURL(w.idpURL + "/login?flow=")
-	flow := mustQuery(t, tb.url()).Get("flow")
+	flow := tb.waitLoginForm(w.idpURL + "/oauth/authorize?")
 	tb.submit(chromedp.Click(chromedp.CSS(`footer a[lang="en"]`)))
 	if got := mustQuery(t, tb.url()); got.Get("flow") != flow || got.Get("lang") != "en" {
 		t.Errorf("the language switch lost the pending login: %s", tb.url())
@@ -226,7 +239,7 @@ func journeyEnhancements(t *testing.T, browser context.Context, w *browserWorld,
 	tb := newTab(t, browser, vp, langKO, w.idpURL, w.spURL)
 	start, _ := oauthStart(w, vp)
 	tb.open(start)
-	tb.waitURL(w.idpURL + "/login?flow=")
+	tb.waitLoginForm(w.idpURL + "/oauth/authorize?")
 	// Keyboard order: username → password → show password → sign in.
 	order := []string{tb.activeID()}
 	for range 3 {
@@ -272,7 +285,7 @@ func journeyExpired(t *testing.T, browser context.Context, w *browserWorld, vp v
 	tb := newTab(t, browser, vp, langKO, w.idpURL, w.spURL)
 	start, _ := oauthStart(w, vp)
 	tb.open(start)
-	tb.waitURL(w.idpURL + "/login?flow=")
+	tb.waitLoginForm(w.idpURL + "/oauth/authorize?")
 	tb.wantStatus("expired password", tb.keyboardLogin(userJun, passJun), http.StatusForbidden)
 	tb.wantIn("expired message", tb.text("#login-error"), "비밀번호 사용 기간이 지났습니다", "비밀번호 변경하기")
 	if href := tb.eval(`document.querySelector("#login-error a").href`); href != w.spURL+helpURLPath {
@@ -291,7 +304,7 @@ func journeyDirectoryDown(t *testing.T, browser context.Context, w *browserWorld
 	tb := newTab(t, browser, vp, langKO, w.idpURL, w.spURL)
 	start, _ := oauthStart(w, vp)
 	tb.open(start)
-	tb.waitURL(w.idpURL + "/login?flow=")
+	tb.waitLoginForm(w.idpURL + "/oauth/authorize?")
 	tb.wantStatus("directory down", tb.keyboardLogin(userHana, passHana), http.StatusServiceUnavailable)
 	tb.wantIn("outage title", tb.title(), "잠시 후 다시 시도해 주세요")
 	body := tb.text("main")
@@ -344,7 +357,7 @@ func journeyThrottled(t *testing.T, browser context.Context, w *browserWorld, vp
 	tb := newTab(t, browser, vp, langKO, w.idpURL, w.spURL)
 	start, _ := oauthStart(w, vp)
 	tb.open(start)
-	tb.waitURL(w.idpURL + "/login?flow=")
+	tb.waitLoginForm(w.idpURL + "/oauth/authorize?")
 	tb.wantStatus("wrong password 1", tb.keyboardLogin(user, "wrong-1"), http.StatusUnauthorized)
 	for i := 2; i <= 3; i++ {
 		tb.wantStatus("wrong password", tb.keyboardLogin("", "wrong-again"), http.StatusUnauthorized)

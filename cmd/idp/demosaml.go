@@ -45,8 +45,11 @@ func (d *demoSP) samlStart(c echo.Context) error {
 	}
 	step := demoStep{Title: "2. Web Login URL answers", Request: "GET /saml/sso?SAMLRequest=…&RelayState=" + q.Get("RelayState"),
 		Status: resp.StatusCode, Millis: fmt.Sprintf("%.1f ms", float64(time.Since(start).Microseconds())/1000)}
-	if resp.StatusCode == http.StatusSeeOther {
-		step.Response = "303 → " + resp.Header.Get("Location") + " (the login form)"
+	if parkedForLogin(resp, body) {
+		step.Response = "the login form (no SSO session yet)"
+		if loc := flowRedirect(resp); loc != "" {
+			step.Response = "303 → " + loc + " (the login form)"
+		}
 		page.Steps = append(page.Steps, step)
 		page.Error = "Sign in first (the demo uses your SSO session), then press the SAML button again."
 		return d.srv.Render(c, http.StatusOK, "demo_sp", page)

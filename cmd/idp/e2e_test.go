@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -52,6 +53,46 @@ func (b *browser) get(path string) (*http.Response, string) {
 }
 
 var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([a-z]+)" value="([^"]*)">`)
+
+// flowLoginURL returns the own URL (/login?flow=ID) of the login form on
+// page, or "" when page is not the login form of a pending login request.
+func flowLoginURL(page string) string {
+	for _, m := range hiddenInput.FindAllStringSubmatch(page, -1) {
+		if m[1] == "flow" && m[2] != "" {
+			return "/login?flow=" + url.QueryEscape(html.UnescapeString(m[2]))
+		}
+	}
+	return ""
+}
+
+// parkedAt returns the login form URL (/login?flow=ID) of the pending login
+// request that an SP's request was parked as: the IdP answers a GET with
+// that form itself and a POST (SAML POST binding) with a 303 to it. It
+// returns "" when the request was not parked.
+func parkedAt(resp *http.Response, body string) string {
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return flowLoginURL(body)
+	case http.StatusSeeOther:
+		if loc := resp.Header.Get("Location"); strings.HasPrefix(loc, "/login?flow=") {
+			return loc
+		}
+	}
+	return ""
+}
+
+// startLogin sends an SP's login request by GET (path: the IdP's login URL
+// with the SP's query), which must be answered with the login form of a
+// new pending request (the form itself, not a redirect to it). It returns
+// the page and the form's own URL (/login?flow=ID).
+func (b *browser) startLogin(path string) (page, flowURL string) {
+	b.t.Helper()
+	resp, page := b.get(path)
+	if flowURL = flowLoginURL(page); resp.StatusCode != http.StatusOK || flowURL == "" {
+		b.t.Fatalf("GET %.80s: HTTP %d Location %q, want the login form of a pending request", path, resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return page, flowURL
+}
 
 // login fills the form found on page as a person would.
 func (b *browser) login(page, user, pass string) (*http.Response, string) {
@@ -253,17 +294,19 @@ func TestDemo(t *testing.T) {
 			}
 		})
 	}
+	// The SAML button before signing in says to sign in first.
+	if _, body := newBrowser(t, base).get("/demo/sp/saml/start"); !strings.Contains(body, "Sign in first") {
+		t.Errorf("demo SAML page without a session does not say to sign in first:\n%s", body)
+	}
 	// The demo SP button: start → login form → callback page with each step.
 	b := newBrowser(t, base)
-	resp, _ := b.get("/demo/sp/oauth/start")
-	loc := resp.Header.Get("Location")
+	resp, page := b.get("/demo/sp/oauth/start")
 	for i := 0; i < 3 && resp.StatusCode == http.StatusSeeOther; i++ {
-		resp, _ = b.get(loc)
-		if l := resp.Header.Get("Location"); l != "" {
-			loc = l
-		}
+		resp, page = b.get(resp.Header.Get("Location"))
 	}
-	_, page := b.get(loc)
+	if flowLoginURL(page) == "" {
+		t.Fatalf("the demo SP button did not lead to the login form: %d", resp.StatusCode)
+	}
 	resp, _ = b.login(page, "demo", "demo1234")
 	cb, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil || cb.Path != "/demo/sp/oauth/callback" {

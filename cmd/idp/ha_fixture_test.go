@@ -254,10 +254,8 @@ func (j *journey) start(name, uri string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, m := range hiddenInput.FindAllStringSubmatch(page, -1) {
-		if m[1] == "flow" {
-			return "/login?flow=" + url.QueryEscape(html.UnescapeString(m[2])), nil
-		}
+	if loc := flowLoginURL(page); loc != "" {
+		return loc, nil
 	}
 	return "", &stepError{step: name, status: http.StatusOK, body: "no login form of a pending request"}
 }

@@ -42,6 +42,9 @@ func TestSecurityFlowFlood(t *testing.T) {
 	cfg := secConfig(t, sl, ou, "", "", "")
 	cfg.Server.TrustedProxies = []string{"127.0.0.1"}
 	e := startSecEnv(t, sl, ou, cfg, server.FlowLimits{PerIP: 20, Global: 50})
+	// from sends a login request from ip; parked is its answer: the login
+	// form of a new pending request.
+	const parked = -1
 	from := func(ip string) int {
 		req, _ := http.NewRequest(http.MethodGet, e.base+authorizeURL(wpClientID, wpCallback, "s"), nil)
 		req.Header.Set("X-Forwarded-For", ip)
@@ -49,16 +52,20 @@ func TestSecurityFlowFlood(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if parkedAt(resp, string(body)) != "" {
+			return parked
+		}
 		return resp.StatusCode
 	}
 	for i := range 25 {
 		st := from("192.0.2.1")
-		if i < 20 && st != http.StatusSeeOther || i >= 20 && st != http.StatusTooManyRequests {
+		if i < 20 && st != parked || i >= 20 && st != http.StatusTooManyRequests {
 			t.Fatalf("request %d from one address: %d", i, st)
 		}
 	}
-	if st := from("192.0.2.2"); st != http.StatusSeeOther {
+	if st := from("192.0.2.2"); st != parked {
 		t.Fatalf("another address is refused: %d", st)
 	}
 	// 21 parked so far; the global cap of 50 stops a distributed flood.
@@ -74,10 +81,9 @@ func TestSecurityFlowFlood(t *testing.T) {
 	// A parked request expires with its lifetime.
 	b := newBrowserTB(t, e.base)
 	e.clock.Jump(-time.Hour) // a fresh window for the counters
-	resp, _ := b.get(authorizeURL(wpClientID, wpCallback, "s"))
-	flow := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("after the window: %d", resp.StatusCode)
+	_, flow := b.startLogin(authorizeURL(wpClientID, wpCallback, "s"))
+	if resp, _ := b.get(flow); resp.StatusCode != http.StatusOK {
+		t.Fatalf("parked flow before it expires: %d", resp.StatusCode)
 	}
 	e.clock.Jump(31 * time.Minute)
 	if resp, _ := b.get(flow); resp.StatusCode != http.StatusBadRequest {
@@ -93,20 +99,16 @@ func TestSecurityFlowCapCountsPending(t *testing.T) {
 	e := startSecEnv(t, sl, ou, secConfig(t, sl, ou, "", "", ""), server.FlowLimits{Global: 5})
 	for i := range 8 {
 		b := newBrowserTB(t, e.base)
-		resp, _ := b.get(authorizeURL(wpClientID, wpCallback, "s"))
-		if resp.StatusCode != http.StatusSeeOther {
-			t.Fatalf("login %d: authorize %d", i, resp.StatusCode)
-		}
-		_, page := b.get(resp.Header.Get("Location"))
+		page, _ := b.startLogin(authorizeURL(wpClientID, wpCallback, "s"))
 		if resp, body := b.login(page, secUser, secPassword); resp.StatusCode != http.StatusSeeOther ||
 			!strings.HasPrefix(resp.Header.Get("Location"), wpCallback) {
 			t.Fatalf("login %d: %d %q\n%s", i, resp.StatusCode, resp.Header.Get("Location"), body)
 		}
 	}
 	for i := range 6 {
-		resp, _ := newBrowserTB(t, e.base).get(authorizeURL(wpClientID, wpCallback, "s"))
-		if want := map[bool]int{true: http.StatusSeeOther, false: http.StatusServiceUnavailable}[i < 5]; resp.StatusCode != want {
-			t.Fatalf("parked request %d: %d, want %d", i, resp.StatusCode, want)
+		resp, body := newBrowserTB(t, e.base).get(authorizeURL(wpClientID, wpCallback, "s"))
+		if got := parkedAt(resp, body) != ""; got != (i < 5) || !got && resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("parked request %d: HTTP %d, parked %v; want the first 5 parked, then 503", i, resp.StatusCode, got)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/ncp-sso/idp/idp/server"
 )
+
+// usernameValue finds the login form's username field value.
+var usernameValue = regexp.MustCompile(`name="username" value="([^"]*)"`)
 
 // loginForm returns the hidden fields of a fresh login page in b.
 func loginForm(t *testing.T, b *browser, path string) url.Values {
@@ -99,8 +103,7 @@ func TestSecurityLoginCSRFAndSessions(t *testing.T) {
 	})
 	t.Run("tampered flow handle and hidden fields", func(t *testing.T) {
 		b := newBrowserTB(t, e.base)
-		resp, _ := b.get(authorizeURL(wpClientID, wpCallback, "s"))
-		flowPath := resp.Header.Get("Location")
+		_, flowPath := b.startLogin(authorizeURL(wpClientID, wpCallback, "s"))
 		f := loginForm(t, b, flowPath)
 		if f.Get("flow") == "" {
 			t.Fatal("no flow field")
@@ -128,7 +131,7 @@ func TestSecurityLoginCSRFAndSessions(t *testing.T) {
 		// The untampered form still completes the login (the flow survived).
 		f.Set("username", secUser)
 		f.Set("password", secPassword)
-		resp, _ = post(t, b.c, e.base+"/login", f, nil)
+		resp, _ := post(t, b.c, e.base+"/login", f, nil)
 		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), wpCallback+"?code=") {
 			t.Fatalf("control: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
@@ -268,9 +271,15 @@ func TestSecurityRedirectsAndReflection(t *testing.T) {
 		}
 		// loginId / worksId land in the login form's username field.
 		for _, k := range []string{"loginId", "worksId"} {
-			resp, _ := n.get(authorizeURL(wpClientID, wpCallback, "s") + "&" + k + "=" + url.QueryEscape(x))
-			if _, body := n.get(resp.Header.Get("Location")); live.MatchString(body) {
+			page, flowPath := n.startLogin(authorizeURL(wpClientID, wpCallback, "s") + "&" + k + "=" + url.QueryEscape(x))
+			if m := usernameValue.FindStringSubmatch(page); m == nil || html.UnescapeString(m[1]) != x {
+				t.Errorf("%s is not the login form's username: %v", k, m)
+			}
+			if live.MatchString(page) {
 				t.Errorf("%s reflects live markup", k)
+			}
+			if _, body := n.get(flowPath); live.MatchString(body) {
+				t.Errorf("%s reflects live markup at %s", k, flowPath)
 			}
 		}
 		// The typed username after a failed login.

@@ -35,10 +35,14 @@ func apiErr(t *testing.T, body string) string {
 func TestSecurityOAuthRedirectURI(t *testing.T) {
 	e := newSecEnv(t, server.FlowLimits{}, "")
 	b := newBrowserTB(t, e.base)
-	// Control: the registered prefix is accepted and parked for login.
-	if resp, _ := b.get(authorizeURL(wpClientID, wpCallback, "s")); resp.StatusCode != http.StatusSeeOther ||
-		!strings.HasPrefix(resp.Header.Get("Location"), "/login?flow=") {
+	// Control: the registered prefix is accepted and parked for login, and
+	// its login form may post (and be redirected) to the SP's origin only.
+	resp, body := b.get(authorizeURL(wpClientID, wpCallback, "s"))
+	if parkedAt(resp, body) == "" || resp.StatusCode != http.StatusOK {
 		t.Fatalf("control request refused: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://acme.ncpworkplace.com;") {
+		t.Errorf("login form's CSP %q does not allow exactly the SP's origin", csp)
 	}
 	tricks := map[string]string{
 		"other host":          "https://evil.test/cb",
@@ -85,10 +89,7 @@ func TestSecurityOAuthRedirectURI(t *testing.T) {
 	}
 	// Host names are case-insensitive: an upper-case host is the same host.
 	t.Run("upper-case host is the same host", func(t *testing.T) {
-		resp, _ := b.get(authorizeURL(wpClientID, "https://ACME.ncpworkplace.com/cb", "s"))
-		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login?flow=") {
-			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Location"))
-		}
+		b.startLogin(authorizeURL(wpClientID, "https://ACME.ncpworkplace.com/cb", "s"))
 	})
 	t.Run("unregistered client", func(t *testing.T) {
 		resp, _ := b.get(authorizeURL("nobody", wpCallback, "s"))

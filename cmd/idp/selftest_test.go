@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ncp-sso/idp/certs"
+	"github.com/ncp-sso/idp/idp/server"
 )
 
 // TestSelftest plays both modes against a temporary IdP built from a config
@@ -67,5 +72,62 @@ saml:
 	code, out = run("outsider", "Out!2345")
 	if code != 1 || !strings.Contains(out, "allowed group") {
 		t.Errorf("user outside the group: exit %d\n%s", code, out)
+	}
+}
+
+// TestLoginFormPage: the SP player behind `idp selftest` and the demo finds
+// the login form whether the IdP answers the SP's request with the form (a
+// GET, redirect binding) or with a redirect to it (a POST, POST binding),
+// and nothing else passes for it.
+func TestLoginFormPage(t *testing.T) {
+	e := newSecEnv(t, server.FlowLimits{}, "")
+	signedIn := newBrowserTB(t, e.base)
+	signIn(t, signedIn, secUser, secPassword)
+	authnRequest := func() string { return samlXML("ncpworkplace.com", reqID(), acmeACS, time.Now()) }
+	get := func(b *browser, query string) (*http.Response, []byte) {
+		resp, body := b.get("/saml/sso?" + query)
+		return resp, []byte(body)
+	}
+	for _, tc := range []struct {
+		name     string
+		b        *browser
+		send     func(b *browser) (*http.Response, []byte)
+		wantForm bool
+	}{
+		{"redirect binding: the form itself", newBrowserTB(t, e.base), func(b *browser) (*http.Response, []byte) {
+			return get(b, ssoQuery(deflateB64(authnRequest()), "r"))
+		}, true},
+		{"POST binding: a redirect to the form", newBrowserTB(t, e.base), func(b *browser) (*http.Response, []byte) {
+			resp, body := post(t, b.c, e.base+"/saml/sso", url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString([]byte(authnRequest()))}, "RelayState": {"r"}}, nil)
+			return resp, []byte(body)
+		}, true},
+		{"session: the auto-POST to the ACS", signedIn, func(b *browser) (*http.Response, []byte) {
+			return get(b, ssoQuery(deflateB64(authnRequest()), "r"))
+		}, false},
+		{"bad request: an error page", newBrowserTB(t, e.base), func(b *browser) (*http.Response, []byte) {
+			return get(b, "SAMLRequest=%%%%")
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := tc.send(tc.b)
+			if got := parkedForLogin(resp, body); got != tc.wantForm {
+				t.Errorf("parkedForLogin = %v, want %v (HTTP %d)", got, tc.wantForm, resp.StatusCode)
+			}
+			page, ok, err := loginFormPage(context.Background(), tc.b.c, e.base, resp, body)
+			if err != nil || ok != tc.wantForm {
+				t.Fatalf("loginFormPage: ok %v, %v; want %v (HTTP %d)", ok, err, tc.wantForm, resp.StatusCode)
+			}
+			if !ok {
+				return
+			}
+			// The page found is a usable form: signing in answers the SP.
+			resp, body, err = fillLoginForm(context.Background(), tc.b.c, e.base, page, secUser, secPassword)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, err := parseSAMLPost(body); err != nil || p.Action != acmeACS {
+				t.Fatalf("signing in with the form found: HTTP %d, %v", resp.StatusCode, err)
+			}
+		})
 	}
 }

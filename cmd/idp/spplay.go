@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	crewjam "github.com/crewjam/saml"
@@ -96,6 +97,56 @@ func verifySAMLResponse(ctx context.Context, hc *http.Client, base string, raw [
 		return "", err
 	}
 	return a.Subject.NameID.Value, nil
+}
+
+// flowRedirect returns the /login?flow=ID target when resp redirects to the
+// login form of a pending login request (the IdP's answer to an SP request
+// that came in a POST), or "".
+func flowRedirect(resp *http.Response) string {
+	if loc := resp.Header.Get("Location"); resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(loc, "/login?flow=") {
+		return loc
+	}
+	return ""
+}
+
+// parkedForLogin reports whether an SP's login request was parked for
+// login: answered (resp, body) with the login form of the pending request,
+// as the IdP answers a GET, or with a redirect to it.
+func parkedForLogin(resp *http.Response, body []byte) bool {
+	return flowRedirect(resp) != "" || resp.StatusCode == http.StatusOK && isFlowLoginForm(body)
+}
+
+// loginFormPage returns the login form that answers an SP's login request
+// (resp, body): the answer itself when it is the form (the IdP answers a
+// GET with it), or the page a redirect to /login?flow=ID leads to (the
+// answer to a POST). ok is false for any other answer: an error page, or
+// the SP's answer at once because the browser has a session.
+func loginFormPage(ctx context.Context, hc *http.Client, base string, resp *http.Response, body []byte) (page []byte, ok bool, err error) {
+	if loc := flowRedirect(resp); loc != "" {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+loc, nil)
+		if err != nil {
+			return nil, false, err
+		}
+		if resp, body, err = doRead(hc, req); err != nil {
+			return nil, false, err
+		}
+	}
+	return body, resp.StatusCode == http.StatusOK && isFlowLoginForm(body), nil
+}
+
+// isFlowLoginForm reports whether page is the login form of a pending
+// login request (it carries the CSRF token and the request's flow handle).
+func isFlowLoginForm(page []byte) bool {
+	var csrf, flow bool
+	for _, m := range hiddenField.FindAllSubmatch(page, -1) {
+		switch string(m[1]) {
+		case "csrf":
+			csrf = len(m[2]) > 0
+		case "flow":
+			flow = len(m[2]) > 0
+		}
+	}
+	return csrf && flow
 }
 
 // fillLoginForm posts the login form found on page as a browser would:
