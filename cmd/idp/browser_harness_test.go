@@ -159,6 +159,8 @@ type tab struct {
 	rec     *recorder
 	vp      viewport
 	shotDir string
+	// scriptsOff: the page's JavaScript is disabled (a no-JS journey).
+	scriptsOff bool
 }
 
 // newTab opens a tab at vp with the given Accept-Language; requests to any
@@ -235,18 +237,27 @@ func (tb *tab) submit(step chromedp.Action[chromedp.Void]) int64 {
 	return resp.Status
 }
 
-// waitURL waits until the tab's document URL starts with prefix (for
-// navigations the page makes itself, such as the SAML auto-POST).
-func (tb *tab) waitURL(prefix string) {
+// waitURL waits until the tab's document URL starts with one of prefixes
+// (for navigations the page makes itself, such as the SAML auto-POST).
+func (tb *tab) waitURL(prefixes ...string) {
 	tb.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.HasPrefix(tb.url(), prefix) {
+	for !hasAnyPrefix(tb.url(), prefixes) {
 		if time.Now().After(deadline) {
-			tb.t.Fatalf("browser: never reached %s (at %s)", prefix, tb.url())
+			tb.t.Fatalf("browser: never reached %s (at %s)", strings.Join(prefixes, " or "), tb.url())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	tb.do(chromedp.WaitReady(chromedp.CSS("body")))
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (tb *tab) url() string {

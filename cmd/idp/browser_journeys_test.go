@@ -78,13 +78,29 @@ func (tb *tab) keyboardLogin(user, pass string) int64 {
 // waitLoginForm waits for the login form of a pending login request, which
 // is the IdP's answer to the SP's request (at = the IdP's login URL, e.g.
 // idpURL+"/oauth/authorize?"), and returns the request's flow handle.
+//
+// With JavaScript the page then shows its own URL, /login?flow=ID, in the
+// address bar, so that a reload shows the same form instead of sending the
+// SP's request again (a SAML request ID is accepted once); that is checked
+// here too.
 func (tb *tab) waitLoginForm(at string) string {
 	tb.t.Helper()
-	tb.waitURL(at)
+	u, _ := url.Parse(at)
+	own := u.Scheme + "://" + u.Host + "/login?flow="
+	tb.waitURL(at, own)
 	tb.do(chromedp.WaitVisible(chromedp.CSS("#password")))
 	flow := tb.value(`input[name="flow"]`)
 	if flow == "" {
 		tb.t.Fatalf("the login form at %s carries no pending login request", tb.url())
+	}
+	if tb.scriptsOff {
+		return flow // the address stays the SP's URL
+	}
+	tb.waitURL(own + url.QueryEscape(flow))
+	tb.open(tb.url()) // a reload
+	tb.do(chromedp.WaitVisible(chromedp.CSS("#password")))
+	if got := tb.value(`input[name="flow"]`); got != flow {
+		tb.t.Fatalf("after a reload of the login form: flow %q, want the same pending request %q", got, flow)
 	}
 	return flow
 }
@@ -180,6 +196,7 @@ func journeySAML(t *testing.T, browser context.Context, w *browserWorld, vp view
 		if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
 			t.Fatal(err)
 		}
+		tb.scriptsOff = true
 	}
 	tb.open(w.spURL + "/saml/start")
 	tb.waitLoginForm(w.idpURL + "/saml/sso?")
