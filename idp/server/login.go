@@ -184,30 +184,39 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		d.ErrorKey = "login_failed"
 		return s.Render(c, http.StatusUnauthorized, "login", d)
 	}
-	sess, err := s.startSession(c, id)
-	if err != nil {
+	held := holdResponse(c)
+	sess, stored := s.startSession(c, id)
+	answer := func() error {
+		if d.FlowID == "" {
+			return c.Redirect(http.StatusSeeOther, s.takeNext(c))
+		}
+		// The Flow is consumed exactly once: a second POST of the same
+		// form (a double click, a replay) finds nothing to resume.
+		f, err := s.store.TakeFlow(ctx, d.FlowID)
+		if err != nil {
+			return s.flowGone(c, err)
+		}
+		s.flowEnded(ctx, f.CreatedAt)
+		p, known := s.protocols[f.Protocol]
+		if !known {
+			s.log.Error("flow_protocol_unknown", "request_id", requestID(c), "protocol", f.Protocol)
+			return s.ErrorPage(c, http.StatusBadRequest, "error_flow_expired")
+		}
+		return p.Resume(c, f, sess)
+	}
+	// The answer (the SP's code or assertion) is made while the session
+	// is written, and held until the session is stored.
+	aerr := answer()
+	if err := stored(); err != nil {
+		held.discard()
 		s.log.Error("session_store_failed", "request_id", requestID(c), "err", err)
 		s.audit(c, flow, username, &id, idp.AuditError, idp.ReasonInternal)
 		return s.ErrorPage(c, http.StatusServiceUnavailable, "error_internal")
 	}
+	held.release()
 	s.log.Info("login_succeeded", logAttrs...)
 	s.audit(c, flow, username, &id, idp.AuditSuccess, idp.ReasonPassword)
-	if d.FlowID == "" {
-		return c.Redirect(http.StatusSeeOther, s.takeNext(c))
-	}
-	// The Flow is consumed exactly once: a second POST of the same form (a
-	// double click, a replay) finds nothing to resume.
-	f, err := s.store.TakeFlow(ctx, d.FlowID)
-	if err != nil {
-		return s.flowGone(c, err)
-	}
-	s.flowEnded(ctx, f.CreatedAt)
-	p, known := s.protocols[f.Protocol]
-	if !known {
-		s.log.Error("flow_protocol_unknown", "request_id", requestID(c), "protocol", f.Protocol)
-		return s.ErrorPage(c, http.StatusBadRequest, "error_flow_expired")
-	}
-	return p.Resume(c, f, sess)
+	return aerr
 }
 
 // loginThrottled answers an attempt refused for too many failures, by the

@@ -1,11 +1,15 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"crypto/subtle"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -46,14 +50,18 @@ func (s *Server) EndSession(c echo.Context) (idp.Session, bool) {
 }
 
 // startSession replaces any previous session with a fresh one (a new ID
-// after login: a planted cookie is never promoted to an authenticated one).
-func (s *Server) startSession(c echo.Context, id idp.Identity) (idp.Session, error) {
+// after login: a planted cookie is never promoted to an authenticated one)
+// and sets its cookie. The session is written in the background, so that
+// the answer to the SP (a code, an assertion) is stored in the same disk
+// commit: stored waits for the write, and nothing that names the session
+// may leave the server before stored returned nil.
+func (s *Server) startSession(c echo.Context, id idp.Identity) (sess idp.Session, stored func() error) {
 	ctx := c.Request().Context()
 	if ck, err := c.Cookie(s.cookie); err == nil && ck.Value != "" && len(ck.Value) <= 128 {
 		_ = s.store.DeleteSession(ctx, ck.Value)
 	}
 	now := s.now()
-	sess := idp.Session{
+	sess = idp.Session{
 		ID:        idp.NewID(s.rand),
 		Identity:  id,
 		AuthTime:  now,
@@ -61,14 +69,72 @@ func (s *Server) startSession(c echo.Context, id idp.Identity) (idp.Session, err
 		ClientIP:  c.RealIP(),
 		UserAgent: truncate(c.Request().UserAgent(), 256),
 	}
-	if err := s.store.PutSession(ctx, sess); err != nil {
-		return idp.Session{}, err
-	}
-	s.observer.SessionStarted(sess.ExpiresAt)
+	done := make(chan error, 1)
+	go func() { done <- s.store.PutSession(context.WithoutCancel(ctx), sess) }()
 	// A session cookie (no Max-Age): closing the browser ends it on shared
 	// PCs; the server-side record bounds it by Lifetime either way.
 	s.setCookie(c, s.cookie, sess.ID, 0)
-	return sess, nil
+	return sess, sync.OnceValue(func() error {
+		err := <-done
+		if err == nil {
+			s.observer.SessionStarted(sess.ExpiresAt)
+		}
+		return err
+	})
+}
+
+// heldResponse keeps what a handler writes until release, so that the
+// answer can be dropped when a write it depends on fails.
+type heldResponse struct {
+	real   http.ResponseWriter
+	res    *echo.Response
+	saved  http.Header // the headers before holding began
+	status int
+	body   bytes.Buffer
+}
+
+func holdResponse(c echo.Context) *heldResponse {
+	res := c.Response()
+	h := &heldResponse{real: res.Writer, res: res, saved: res.Header().Clone()}
+	res.Writer = h
+	return h
+}
+
+func (h *heldResponse) Header() http.Header { return h.real.Header() }
+
+func (h *heldResponse) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+func (h *heldResponse) Write(p []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return h.body.Write(p)
+}
+
+// Flush keeps holding: nothing leaves before release.
+func (h *heldResponse) Flush() {}
+
+// release sends what was held.
+func (h *heldResponse) release() {
+	h.res.Writer = h.real
+	if h.status == 0 {
+		return
+	}
+	h.real.WriteHeader(h.status)
+	_, _ = h.real.Write(h.body.Bytes())
+}
+
+// discard drops what was held, headers included, so that another answer
+// can be written.
+func (h *heldResponse) discard() {
+	hd := h.real.Header()
+	clear(hd)
+	maps.Copy(hd, h.saved)
+	h.res.Writer, h.res.Status, h.res.Size, h.res.Committed = h.real, http.StatusOK, 0, false
 }
 
 func (s *Server) setCookie(c echo.Context, name, value string, maxAge int) {
