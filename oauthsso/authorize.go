@@ -1,7 +1,6 @@
 package oauthsso
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -95,10 +94,7 @@ func (p *Provider) authorize(c echo.Context) error {
 	// NAVER WORKS app login adds userAgent=LineWorks and sessionKey. Neither
 	// is needed here: they are accepted, never stored, never logged.
 
-	payload, err := json.Marshal(flowPayload{ClientID: cl.ClientID, RedirectURI: redirectURI, State: state})
-	if err != nil {
-		return p.h.ErrorPage(c, http.StatusInternalServerError, msgServerError)
-	}
+	payload := flowPayload{ClientID: cl.ClientID, RedirectURI: redirectURI, State: state}.marshal()
 	now := p.h.Now()
 	return p.h.BeginFlow(c, idp.Flow{
 		Protocol:  ProtocolName,
@@ -194,12 +190,12 @@ func (p *Provider) Deny(c echo.Context, f idp.Flow, ae *idp.AccountError) error 
 // flowClient decodes a Flow this provider created and finds its client,
 // which may have been removed from the config since.
 func (p *Provider) flowClient(f idp.Flow) (flowPayload, *client, error) {
-	var pl flowPayload
 	if f.Protocol != ProtocolName {
-		return pl, nil, errors.New("oauthsso: flow belongs to another protocol")
+		return flowPayload{}, nil, errors.New("oauthsso: flow belongs to another protocol")
 	}
-	if err := json.Unmarshal(f.Payload, &pl); err != nil {
-		return pl, nil, errors.New("oauthsso: flow payload unreadable")
+	pl, err := parsePayload(f.Payload)
+	if err != nil {
+		return pl, nil, err
 	}
 	cl := p.clients[pl.ClientID]
 	if cl == nil {

@@ -221,8 +221,8 @@ func TestAuthorizeStateOptionalForWorks(t *testing.T) {
 	if got := f.ExpiresAt.Sub(f.CreatedAt); got != DefaultFlowLifetime {
 		t.Errorf("flow lifetime %s", got)
 	}
-	var pl flowPayload
-	if err := json.Unmarshal(f.Payload, &pl); err != nil {
+	pl, err := parsePayload(f.Payload)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if pl != (flowPayload{ClientID: nwID, RedirectURI: nwCallback}) {

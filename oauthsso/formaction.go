@@ -1,7 +1,6 @@
 package oauthsso
 
 import (
-	"encoding/json"
 	"net/url"
 
 	"github.com/ncp-sso/idp/idp"
@@ -18,8 +17,8 @@ func (p *Provider) FormActionOrigin(f idp.Flow) string {
 	if f.Protocol != ProtocolName {
 		return ""
 	}
-	var pl flowPayload
-	if json.Unmarshal(f.Payload, &pl) != nil {
+	pl, err := parsePayload(f.Payload)
+	if err != nil {
 		return ""
 	}
 	u, err := url.Parse(pl.RedirectURI)
