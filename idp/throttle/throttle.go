@@ -229,11 +229,10 @@ func (t *Throttle) window(ctx context.Context, key string) (id string, last time
 		if !errors.Is(err, idp.ErrNotFound) {
 			return "", time.Time{}, false, err
 		}
-		var rnd [12]byte
-		if _, err := rand.Read(rnd[:]); err != nil {
+		id, err := newWindowID()
+		if err != nil {
 			return "", time.Time{}, false, err
 		}
-		id := hex.EncodeToString(rnd[:])
 		ok, err := t.b.PutIfAbsent(ctx, Bucket, wkey, []byte(id+"|0"), t.now().Add(t.cfg.Window))
 		if err != nil {
 			return "", time.Time{}, false, err
@@ -243,7 +242,20 @@ func (t *Throttle) window(ctx context.Context, key string) (id string, last time
 		}
 		// Another attempt created it first: read theirs.
 	}
-	return "", time.Time{}, false, errors.New("throttle: window record keeps changing")
+	// Windows keep being created and removed under this attempt: other
+	// attempts keep succeeding, and each success starts the account
+	// afresh. So does this attempt, in a window of its own, not stored
+	// unless it fails.
+	id, err = newWindowID()
+	return id, time.Time{}, false, err
+}
+
+func newWindowID() (string, error) {
+	var rnd [12]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(rnd[:]), nil
 }
 
 func parseWindow(v []byte) (string, time.Time, error) {

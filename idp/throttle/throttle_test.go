@@ -402,3 +402,59 @@ func TestSuccessLeavesNoRecord(t *testing.T) {
 		t.Fatal("4th attempt after 3 failures allowed with limit 3")
 	}
 }
+
+// Many concurrent successful logins of one account (a shared account, a
+// benchmark) never fail the throttle, although each success removes the
+// window its attempt created while others are starting.
+func TestConcurrentSuccessesOfOneAccount(t *testing.T) {
+	// A store with a network round trip (Redis) leaves time between the
+	// read of a window and its creation for others to come and go.
+	b := &slowBackend{Backend: memory.New(memory.WithSweepInterval(-1))}
+	t.Cleanup(func() { b.Close() })
+	th, err := New(b, Config{MaxFailuresPerAccount: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var errs atomic.Int64
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				done, err := th.Begin(context.Background(), "shared", "")
+				var te *idp.ThrottledError
+				if errors.As(err, &te) {
+					continue // more in flight than the limit: refused, not failed
+				}
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				done(idp.LoginSucceeded)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := errs.Load(); n > 0 {
+		t.Fatalf("%d of 3200 attempts failed with a store error", n)
+	}
+}
+
+// slowBackend answers like a store across a network.
+type slowBackend struct{ store.Backend }
+
+func (b *slowBackend) Get(ctx context.Context, bucket string, key []byte) ([]byte, error) {
+	time.Sleep(20 * time.Microsecond)
+	return b.Backend.Get(ctx, bucket, key)
+}
+
+func (b *slowBackend) PutIfAbsent(ctx context.Context, bucket string, key, v []byte, exp time.Time) (bool, error) {
+	time.Sleep(20 * time.Microsecond)
+	return b.Backend.PutIfAbsent(ctx, bucket, key, v, exp)
+}
+
+func (b *slowBackend) Delete(ctx context.Context, bucket string, key []byte) error {
+	time.Sleep(20 * time.Microsecond)
+	return b.Backend.Delete(ctx, bucket, key)
+}
