@@ -99,7 +99,7 @@ func TestJourneyWorkplaceThenSSO(t *testing.T) {
 	for _, s := range res.Steps {
 		names = append(names, s.Name)
 	}
-	if got := strings.Join(names, ","); got != "authorize,redirect,login_submit,callback,token,userinfo" {
+	if got := strings.Join(names, ","); got != "authorize,login_submit,callback,token,userinfo" {
 		t.Errorf("steps %s", got)
 	}
 	// The recorded steps are for display: no password, secret, whole code
