@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -64,9 +63,6 @@ type Backend struct {
 
 	closeOnce sync.Once
 	closeErr  error
-
-	// nextFullScan is when Sweep next reads every record (expiry.go).
-	nextFullScan atomic.Int64
 }
 
 var _ store.Backend = (*Backend)(nil)
@@ -127,9 +123,6 @@ func check(ctx context.Context, op, bucket string, key []byte) error {
 	if err := store.CheckKey(bucket, key); err != nil {
 		return fmt.Errorf("boltstore: %s: %w", op, err)
 	}
-	if bucket == indexBucket || len(bucket) > maxBucketName {
-		return fmt.Errorf("boltstore: %s: %w: bucket name %q is reserved or too long", op, store.ErrInvalid, bucket)
-	}
 	return nil
 }
 
@@ -163,13 +156,13 @@ func (b *Backend) Put(ctx context.Context, bucket string, key, value []byte, exp
 	if err := store.CheckExpiry(expiresAt); err != nil {
 		return fmt.Errorf("boltstore: put: %w", err)
 	}
-	exp := unixNano(expiresAt)
+	v := encode(unixNano(expiresAt), 0, value)
 	return fail("put", b.commit.do(func(tx *bolt.Tx) error {
 		bkt, err := tx.CreateBucketIfNotExists([]byte(bucket))
 		if err != nil {
 			return err
 		}
-		return putIndexed(tx, bkt, bucket, key, exp, 0, value)
+		return bkt.Put(key, v)
 	}))
 }
 
@@ -221,7 +214,7 @@ func (b *Backend) Delete(ctx context.Context, bucket string, key []byte) error {
 // again alone after its group was rolled back, and only the run whose
 // transaction committed leaves its result behind. Nothing a rolled-back
 // run did is visible.
-func (b *Backend) update(op, bucket string, create bool, fn func(bkt *bolt.Bucket, put putFunc, now int64) error) error {
+func (b *Backend) update(op, bucket string, create bool, fn func(bkt *bolt.Bucket, now int64) error) error {
 	return fail(op, b.commit.do(func(tx *bolt.Tx) error {
 		bkt := tx.Bucket([]byte(bucket))
 		if bkt == nil && !create {
@@ -233,16 +226,9 @@ func (b *Backend) update(op, bucket string, create bool, fn func(bkt *bolt.Bucke
 				return err
 			}
 		}
-		put := func(key []byte, exp int64, flags byte, payload []byte) error {
-			return putIndexed(tx, bkt, bucket, key, exp, flags, payload)
-		}
-		return fn(bkt, put, unixNano(b.now()))
+		return fn(bkt, unixNano(b.now()))
 	}))
 }
-
-// putFunc writes a record (and its expiry index entry) in update's
-// transaction.
-type putFunc func(key []byte, exp int64, flags byte, payload []byte) error
 
 // clone copies a payload out of bbolt's memory, which is valid only inside
 // the transaction; an empty payload comes out as an empty, non-nil slice.
@@ -256,7 +242,7 @@ func (b *Backend) Take(ctx context.Context, bucket string, key []byte) ([]byte, 
 		return nil, err
 	}
 	var out []byte
-	err := b.update("take", bucket, false, func(bkt *bolt.Bucket, _ putFunc, now int64) error {
+	err := b.update("take", bucket, false, func(bkt *bolt.Bucket, now int64) error {
 		out = nil
 		r, ok, err := readLive(bkt, key, now, false)
 		if err != nil {
@@ -287,7 +273,7 @@ func (b *Backend) Consume(ctx context.Context, bucket string, key []byte, keep t
 		out   []byte
 		first bool
 	)
-	err := b.update("consume", bucket, false, func(bkt *bolt.Bucket, put putFunc, now int64) error {
+	err := b.update("consume", bucket, false, func(bkt *bolt.Bucket, now int64) error {
 		out, first = nil, false
 		r, ok, err := readLive(bkt, key, now, true)
 		if err != nil {
@@ -301,7 +287,7 @@ func (b *Backend) Consume(ctx context.Context, bucket string, key []byte, keep t
 			return nil
 		}
 		first = true
-		return put(key, addClamped(r.exp, keep), r.flags|flagConsumed, r.payload)
+		return bkt.Put(key, encode(addClamped(r.exp, keep), r.flags|flagConsumed, r.payload))
 	})
 	if err != nil {
 		return nil, false, err
@@ -318,14 +304,14 @@ func (b *Backend) PutIfAbsent(ctx context.Context, bucket string, key, value []b
 		return false, fmt.Errorf("boltstore: put if absent: %w", err)
 	}
 	var stored bool
-	err := b.update("put if absent", bucket, true, func(bkt *bolt.Bucket, put putFunc, now int64) error {
+	err := b.update("put if absent", bucket, true, func(bkt *bolt.Bucket, now int64) error {
 		stored = false
 		_, ok, err := readLive(bkt, key, now, false)
 		if err != nil || ok {
 			return err
 		}
 		stored = true
-		return put(key, unixNano(expiresAt), 0, value)
+		return bkt.Put(key, encode(unixNano(expiresAt), 0, value))
 	})
 	return stored && err == nil, err
 }
@@ -339,7 +325,7 @@ func (b *Backend) Incr(ctx context.Context, bucket string, key []byte, expiresAt
 		return 0, fmt.Errorf("boltstore: incr: %w", err)
 	}
 	var n int64
-	err := b.update("incr", bucket, true, func(bkt *bolt.Bucket, put putFunc, now int64) error {
+	err := b.update("incr", bucket, true, func(bkt *bolt.Bucket, now int64) error {
 		n = 0
 		r, ok, err := readLive(bkt, key, now, false)
 		if err != nil {
@@ -347,7 +333,7 @@ func (b *Backend) Incr(ctx context.Context, bucket string, key []byte, expiresAt
 		}
 		if !ok {
 			n = 1
-			return put(key, unixNano(expiresAt), 0, []byte("1"))
+			return bkt.Put(key, encode(unixNano(expiresAt), 0, []byte("1")))
 		}
 		if n, err = strconv.ParseInt(string(r.payload), 10, 64); err != nil {
 			return fmt.Errorf("%w: incr on a value that is not a counter", store.ErrInvalid)
@@ -359,6 +345,48 @@ func (b *Backend) Incr(ctx context.Context, bucket string, key []byte, expiresAt
 		return 0, err
 	}
 	return n, nil
+}
+
+// Sweep implements store.Backend. It deletes in chunks of sweepChunk per
+// transaction, so logins are never stuck behind one long sweep.
+func (b *Backend) Sweep(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n := 0
+		err := b.db.Update(func(tx *bolt.Tx) error {
+			now := unixNano(b.now())
+			return tx.ForEach(func(name []byte, bkt *bolt.Bucket) error {
+				var expired [][]byte
+				c := bkt.Cursor()
+				for k, v := c.First(); k != nil && n+len(expired) < sweepChunk; k, v = c.Next() {
+					// A value that does not decode is never served either:
+					// the sweeper is what clears it away.
+					if r, err := decode(v); err != nil || r.expired(now) {
+						expired = append(expired, clone(k))
+					}
+				}
+				// Delete after iterating: deleting under a moving cursor
+				// can skip keys.
+				for _, k := range expired {
+					if err := bkt.Delete(k); err != nil {
+						return err
+					}
+				}
+				n += len(expired)
+				return nil
+			})
+		})
+		if err != nil {
+			return total, fail("sweep", err)
+		}
+		total += n
+		if n < sweepChunk {
+			return total, nil
+		}
+	}
 }
 
 // Check implements store.Backend: a read transaction proves the file is

@@ -34,7 +34,7 @@ func (c *clock) advance(d time.Duration) {
 
 func newClock() *clock { return &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)} }
 
-func openTest(t testing.TB, opts ...Option) *Backend {
+func openTest(t *testing.T, opts ...Option) *Backend {
 	t.Helper()
 	b, err := Open(filepath.Join(t.TempDir(), "idp.db"), opts...)
 	if err != nil {
@@ -49,10 +49,8 @@ func rawCount(t *testing.T, b *Backend) int {
 	t.Helper()
 	n := 0
 	err := b.db.View(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, bkt *bolt.Bucket) error {
-			if string(name) != indexBucket {
-				n += bkt.Stats().KeyN
-			}
+		return tx.ForEach(func(_ []byte, bkt *bolt.Bucket) error {
+			n += bkt.Stats().KeyN
 			return nil
 		})
 	})
@@ -64,7 +62,7 @@ func rawCount(t *testing.T, b *Backend) int {
 
 // fill writes n records expiring at exp into bucket in one transaction
 // (through Put, each would wait for its own batch).
-func fill(t testing.TB, b *Backend, bucket string, n int, exp time.Time) {
+func fill(t *testing.T, b *Backend, bucket string, n int, exp time.Time) {
 	t.Helper()
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		bkt, err := tx.CreateBucketIfNotExists([]byte(bucket))
@@ -72,7 +70,7 @@ func fill(t testing.TB, b *Backend, bucket string, n int, exp time.Time) {
 			return err
 		}
 		for i := range n {
-			if err := putIndexed(tx, bkt, bucket, fmt.Appendf(nil, "k%06d", i), unixNano(exp), 0, []byte("v")); err != nil {
+			if err := bkt.Put(fmt.Appendf(nil, "k%06d", i), encode(unixNano(exp), 0, []byte("v"))); err != nil {
 				return err
 			}
 		}
@@ -180,104 +178,5 @@ func TestFarFutureExpiry(t *testing.T) {
 	}
 	if _, first, err := b.Consume(ctx, "x", []byte("k"), time.Hour); err != nil || first {
 		t.Fatalf("Consume of the tombstone = %v, %v; the extended expiry must not wrap", first, err)
-	}
-}
-
-// A sweep reads what has expired, not every record: with many live
-// records (the audit trail) and a few expired ones, the index names the
-// expired ones; an entry left by a record written again with a later
-// expiry deletes nothing.
-func TestSweepByIndex(t *testing.T) {
-	clk := newClock()
-	b := openTest(t, WithClock(clk.now), WithSweepInterval(0))
-	ctx := t.Context()
-	now := clk.now()
-	if _, err := b.Sweep(ctx); err != nil { // the first sweep's full scan
-		t.Fatal(err)
-	}
-	fill(t, b, "audit", 5000, now.Add(720*time.Hour))
-	fill(t, b, "sessions", 10, now.Add(time.Minute))
-	if err := b.Put(ctx, "sessions", []byte("k000003"), []byte("v2"), now.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	clk.advance(time.Minute)
-	if n, err := b.Sweep(ctx); err != nil || n != 9 {
-		t.Fatalf("Sweep = %d, %v; want the 9 expired sessions", n, err)
-	}
-	if v, err := b.Get(ctx, "sessions", []byte("k000003")); err != nil || string(v) != "v2" {
-		t.Fatalf("the session written again with a later expiry: %q, %v", v, err)
-	}
-	if got := rawCount(t, b); got != 5001 {
-		t.Fatalf("%d records left, want 5001", got)
-	}
-	// Only due entries were visited: the index now holds the live ones.
-	var entries int
-	_ = b.db.View(func(tx *bolt.Tx) error {
-		entries = tx.Bucket([]byte(indexBucket)).Stats().KeyN
-		return nil
-	})
-	if entries != 5001 {
-		t.Fatalf("%d index entries, want 5001 (one per live record)", entries)
-	}
-}
-
-// Records written before the index existed (by an earlier version) have
-// no entry: the first sweep after opening reads every record and removes
-// the expired ones.
-func TestSweepFindsUnindexedRecords(t *testing.T) {
-	clk := newClock()
-	path := filepath.Join(t.TempDir(), "idp.db")
-	b, err := Open(path, WithClock(clk.now), WithSweepInterval(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = b.db.Update(func(tx *bolt.Tx) error {
-		bkt, err := tx.CreateBucketIfNotExists([]byte("sessions"))
-		if err != nil {
-			return err
-		}
-		for i := range 3 {
-			if err := bkt.Put(fmt.Appendf(nil, "old%d", i), encode(unixNano(clk.now().Add(time.Minute)), 0, []byte("v"))); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	clk.advance(time.Minute)
-	b, err = Open(path, WithClock(clk.now), WithSweepInterval(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	if n, err := b.Sweep(t.Context()); err != nil || n != 3 {
-		t.Fatalf("first Sweep after opening = %d, %v; want the 3 unindexed expired records", n, err)
-	}
-}
-
-// BenchmarkSweepBesideAuditTrail: one sweep with 100,000 live records (a
-// month of audit events) and 100 expired ones. A sweep that read every
-// record would cost about the whole file each time.
-func BenchmarkSweepBesideAuditTrail(b *testing.B) {
-	clk := newClock()
-	be := openTest(b, WithClock(clk.now), WithSweepInterval(0))
-	if _, err := be.Sweep(b.Context()); err != nil { // the first sweep's full scan
-		b.Fatal(err)
-	}
-	fill(b, be, "audit", 100000, clk.now().Add(720*time.Hour))
-	b.ResetTimer()
-	for b.Loop() {
-		b.StopTimer()
-		fill(b, be, "sessions", 100, clk.now().Add(time.Second))
-		clk.advance(time.Second)
-		b.StartTimer()
-		if n, err := be.Sweep(b.Context()); err != nil || n != 100 {
-			b.Fatalf("Sweep = %d, %v", n, err)
-		}
 	}
 }
