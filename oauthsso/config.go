@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ncp-sso/idp/idp"
+	"github.com/ncp-sso/idp/idp/store"
 )
 
 // Profiles: a profile is a set of defaults for one SP family; every value it
@@ -30,7 +31,7 @@ const (
 	// DefaultSpentCodeRetention is how long past its expiry a redeemed
 	// code is remembered, so that a replay is recognised (and the token
 	// issued from it revoked) rather than answered as an unknown code.
-	DefaultSpentCodeRetention = 10 * time.Minute
+	DefaultSpentCodeRetention = store.DefaultSpentCodeRetention
 	MaxSpentCodeRetention     = 24 * time.Hour
 
 	// MinClientSecretLen is the shortest plain client secret accepted.

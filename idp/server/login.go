@@ -118,10 +118,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		}
 		flow = f
 		s.allowFlowFormAction(c, f)
-		d.SPName = f.SPName
-		if d.SPName == "" {
-			d.SPName = f.SP
-		}
+		d.SPName = spName(f)
 	}
 	if !s.csrfOK(c) {
 		s.log.Warn("login_csrf_refused", "request_id", requestID(c), "ip", c.RealIP())

@@ -144,15 +144,13 @@ func New(o Options) (*Server, error) {
 		s.logoType = logoContentType(s.brand.LogoFile)
 	}
 	s.echo = s.routes()
+	var backChannel []string
 	for _, p := range o.Protocols {
 		if _, dup := s.protocols[p.Name()]; dup {
 			return nil, fmt.Errorf("server: protocol %q registered twice", p.Name())
 		}
 		s.protocols[p.Name()] = p
 		p.Register(s.echo, s)
-	}
-	var backChannel []string
-	for _, p := range o.Protocols {
 		if bc, ok := p.(BackChannel); ok {
 			backChannel = append(backChannel, bc.BackChannelPaths()...)
 		}
@@ -284,6 +282,14 @@ func (s *Server) BeginFlow(c echo.Context, f idp.Flow) error {
 	return s.flowLogin(c, f)
 }
 
+// spName is how the login page names the SP of f.
+func spName(f idp.Flow) string {
+	if f.SPName != "" {
+		return f.SPName
+	}
+	return f.SP
+}
+
 // flowLoginPath is the login page of the pending login request id.
 func flowLoginPath(id string) string { return "/login?flow=" + url.QueryEscape(id) }
 
@@ -291,10 +297,7 @@ func flowLoginPath(id string) string { return "/login?flow=" + url.QueryEscape(i
 // links go to /login?flow=ID, whichever URL it answers, so that switching
 // the language keeps the same pending request.
 func (s *Server) flowLogin(c echo.Context, f idp.Flow) error {
-	d := loginData{CSRF: s.csrfToken(c), FlowID: f.ID, SPName: f.SPName, Username: cleanHint(f.LoginHint)}
-	if d.SPName == "" {
-		d.SPName = f.SP
-	}
+	d := loginData{CSRF: s.csrfToken(c), FlowID: f.ID, SPName: spName(f), Username: cleanHint(f.LoginHint)}
 	s.allowFlowFormAction(c, f)
 	return s.render(c, http.StatusOK, "login", d, langLinks("/login", url.Values{"flow": {f.ID}}))
 }
