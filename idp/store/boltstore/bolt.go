@@ -110,7 +110,7 @@ func OpenConfig(c store.Config, opts ...Option) (*Backend, error) {
 
 // fail wraps a bbolt failure; ErrNotFound and contract errors pass through.
 func fail(op string, err error) error {
-	if err == nil || errors.Is(err, idp.ErrNotFound) || errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrCorrupt) {
+	if err == nil || isOutcome(err) {
 		return err
 	}
 	return fmt.Errorf("boltstore: %s: %w: %w", op, idp.ErrStoreUnavailable, err)
