@@ -7,14 +7,17 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+
+	dsig "github.com/russellhaering/goxmldsig"
 )
 
-// XML signature algorithm identifiers we emit. SHA-1 is never used.
+// XML signature algorithm identifiers we emit (goxmldsig's names, which
+// validate.go checks against too). SHA-1 is never used.
 const (
-	nsDSig         = "http://www.w3.org/2000/09/xmldsig#"
-	algExcC14N     = "http://www.w3.org/2001/10/xml-exc-c14n#"
-	algRSASHA256   = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-	algEnveloped   = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+	nsDSig         = dsig.Namespace
+	algExcC14N     = string(dsig.CanonicalXML10ExclusiveAlgorithmId)
+	algRSASHA256   = dsig.RSASHA256SignatureMethod
+	algEnveloped   = string(dsig.EnvelopedSignatureAltorithmId)
 	algDigSHA256   = "http://www.w3.org/2001/04/xmlenc#sha256"
 	signatureBytes = 512 // room for an RSA-4096 signature value, Base64
 )

@@ -64,9 +64,6 @@ func specialise(t *template.Template, consts map[string]string) error {
 // {{template "name" .}} from such places, outside range and with blocks
 // (where the dot is something else).
 func substitute(trees map[string]*parse.Tree, consts map[string]string) {
-	if _, ok := trees[rootName]; !ok {
-		return
-	}
 	pageDot := pageDotTemplates(trees)
 	for name, tr := range trees {
 		if pageDot[name] {
@@ -220,7 +217,7 @@ func foldConstants(t *template.Template, trees map[string]*parse.Tree) error {
 			switch x := n.(type) {
 			case *parse.ActionNode:
 				if isConstant(x.Pipe) {
-					text, err := execAction(t, root, x)
+					text, err := execNode(t, root, x)
 					if err != nil {
 						return err
 					}
@@ -365,13 +362,9 @@ func evalCond(t *template.Template, root *parse.Tree, p *parse.PipeNode) (bool, 
 	return string(out) == "1", err
 }
 
-// execAction prints one action by executing it, alone, as the root
-// template's body (the root is restored before returning). Only the
-// goroutine specialising t sees it until it is done.
-func execAction(t *template.Template, root *parse.Tree, n *parse.ActionNode) ([]byte, error) {
-	return execNode(t, root, n)
-}
-
+// execNode prints one node (an action, a probe {{if}}) by executing it,
+// alone, as the root template's body (the root is restored before
+// returning). Only the goroutine specialising t sees it until it is done.
 func execNode(t *template.Template, root *parse.Tree, n parse.Node) ([]byte, error) {
 	body := root.Root
 	defer func() { root.Root = body }()

@@ -59,7 +59,6 @@ func liveHeap() uint64 {
 	return m.HeapAlloc
 }
 
-// TestRetainedHeap logs what a warm Set keeps on the heap (see
 // BenchmarkRetainedHeap for the figure as a metric). The bound is a sanity
 // check that something is measured, far above the expected value.
 func TestRetainedHeap(t *testing.T) {
