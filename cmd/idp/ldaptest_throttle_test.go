@@ -9,10 +9,11 @@ import (
 	"github.com/ncp-sso/idp/idp/store/boltstore"
 )
 
-// TestLDAPTestCountsBinds: the diagnostic bind goes through the login
-// throttle's per-entry count in the state store: wrong passwords count, a
-// throttled account is not bound, and a store the running IdP holds is
-// reported as not consulted.
+// TestLDAPTestCountsBinds: with store.short_lived durable the diagnostic
+// bind goes through the login throttle's per-entry count in the state
+// store: wrong passwords count, a throttled account is not bound, and a
+// store the running IdP holds is reported as not consulted. With the
+// default (memory) the counts are out of reach, and the output says so.
 func TestLDAPTestCountsBinds(t *testing.T) {
 	sl, ou := directoryFixture(t)
 	cfgPath := writeLDAPTestConfig(t, sl.URL, sl.CAFile, ou)
@@ -21,7 +22,18 @@ func TestLDAPTestCountsBinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// With the default store.short_lived (memory) the running IdP keeps its
+	// counts in its own memory: said so, nothing counted in the file.
 	yaml := strings.Replace(string(raw), "backend: memory", "backend: bolt\n  path: "+dbPath, 1)
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := runLDAPTest(t, "nope", "--config", cfgPath, "--user", "hana", "--password-stdin"); code != 1 ||
+		!strings.Contains(out, "• throttle: store.short_lived is memory") {
+		t.Fatalf("short_lived memory: exit %d:\n%s", code, out)
+	}
+	// short_lived durable: the counts are in the file, and counted here.
+	yaml = strings.Replace(string(raw), "backend: memory", "backend: bolt\n  short_lived: durable\n  path: "+dbPath, 1)
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,8 @@ func ldapTestThrottle(cfg *config.Config, auth *ldapauth.Authenticator) (note st
 		return "store.backend is memory: the running IdP's counts are not reachable; the bind is not counted", nothing
 	case cfg.Store.Backend != store.BackendBolt:
 		return "the login throttle is not consulted with store.backend " + cfg.Store.Backend + "; the bind is not counted", nothing
+	case cfg.Store.ShortLived == store.ShortLivedMemory:
+		return "store.short_lived is memory: the running IdP keeps its login counts in its own memory, out of reach; the bind is not counted", nothing
 	}
 	if _, err := os.Stat(cfg.Store.Path); err != nil {
 		return "no state store at " + cfg.Store.Path + " yet: the bind is not counted", nothing
