@@ -168,7 +168,11 @@ func (b *bench) memory(ctx context.Context, sl *slapd) error {
 	if err != nil {
 		return err
 	}
-	defer func() { idp.stop() }()
+	defer func() {
+		if idp != nil { // nil when the soak's IdP failed to start
+			idp.stop()
+		}
+	}()
 	w := watched{idp: idp.pid(), slapd: sl.pid()}
 	top := slices.Max(b.o.concurrency)
 	m := &b.report.Memory
