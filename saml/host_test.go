@@ -55,7 +55,7 @@ type fakeHost struct {
 
 func newFakeHost(t *testing.T) *fakeHost {
 	t.Helper()
-	pages, err := templates.Load("")
+	pages, err := templates.Load("", templates.Brand{})
 	if err != nil {
 		t.Fatalf("templates.Load: %v", err)
 	}

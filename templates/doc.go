@@ -15,16 +15,13 @@
 // Operators can replace any page or message file without rebuilding: Load
 // takes an optional override directory whose files shadow the embedded ones.
 //
-// Rendering is on every login's path, so a page is prepared for each
-// language and brand it is rendered with (fold.go): .T.key, .Lang and the
-// .Brand fields are replaced by their text, the page is escaped by
-// html/template as usual, and every action left printing a constant is
-// executed once and kept as text. A render then evaluates only the
-// request's own data. Load keeps only the sources, having prepared every
-// page once per language to check it (a page html/template cannot escape
-// safely fails Load); the first render with a brand prepares the page for
-// it, for at most a few brands (a server has one). Beyond them, and with a
-// caller's own .T, the page runs unprepared, looking each message up.
+// Rendering is on every login's path, so Load prepares every page for each
+// language and the server's brand (fold.go): .T.key, .Lang and the .Brand
+// fields are replaced by their text, the page is escaped by html/template
+// as usual, and every action left printing a constant is executed once and
+// kept as text. A render then evaluates only the request's own data; a
+// page html/template cannot escape safely fails Load. With another brand
+// or a caller's own .T, the page runs unprepared, looking each message up.
 // The output is byte for byte what executing the page with .T looked up
 // would give (testdata/golden pins every page). Render writes into a
 // *bytes.Buffer directly; GetBuffer and PutBuffer pool such buffers.

@@ -39,7 +39,7 @@ func TestSpecialisedMatchesGeneric(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "tricky.html"), []byte(page), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Load(dir)
+	s, err := Load(dir, goldenBrand())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,16 +80,13 @@ var lookup = regexp.MustCompile(`\.T\.|\.Lang\b|\.Brand\.|\{\{"`)
 // TestSpecialisedPagesLookNothingUp pins that the optimisation holds: the
 // login and SAML pages, as rendered, no longer evaluate .T or .Lang.
 func TestSpecialisedPagesLookNothingUp(t *testing.T) {
-	s, err := Load("")
+	s, err := Load("", Brand{CompanyName: "Acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"login", "saml_post", "error", "logged_out"} {
 		for i, lang := range Languages {
-			form := s.forBrand(s.pages[name], i, Brand{CompanyName: "Acme"})
-			if form == nil {
-				t.Fatalf("%s/%s: not specialised", name, lang)
-			}
+			form := s.pages[name].forms[i]
 			for _, x := range form.Templates() {
 				if x.Tree == nil || x.Name() == "title" { // "title" runs as a copy derived for <title>
 					continue
@@ -110,31 +107,38 @@ func TestLoadReportsEscapingErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bad.html"), []byte(`{{define "title"}}t{{end}}{{define "content"}}<a href="{{if .Lang}}x{{end}}{{.Nonce}}">{{end}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "bad.html") {
+	if _, err := Load(dir, Brand{}); err == nil || !strings.Contains(err.Error(), "bad.html") {
 		t.Errorf("Load = %v, want an escaping error naming bad.html", err)
 	}
 }
 
-// TestBrandedConcurrently renders, with more brands than maxBrands, while
-// the branded pages are being made (run with -race): every render gives
-// the generic page's bytes.
-func TestBrandedConcurrently(t *testing.T) {
-	s, err := Load("")
+// TestRenderConcurrently renders the prepared pages (the Set's brand) and
+// the generic one (another brand), which is made on first use, from
+// several goroutines at once (run with -race): every render gives the
+// generic page's bytes.
+func TestRenderConcurrently(t *testing.T) {
+	s, err := Load("", goldenBrand())
 	if err != nil {
 		t.Fatal(err)
 	}
-	const workers, brands = 4, maxBrands + 2
-	want := make([]string, brands)
+	const workers, variants = 4, 4
 	page := func(i int) Page {
 		p := goldenPage(Languages[i%len(Languages)], loginData{CSRF: "c"})
-		p.Brand.CompanyName = "Acme " + strconv.Itoa(i)
+		if i >= 2 {
+			p.Brand.CompanyName = "Other " + strconv.Itoa(i)
+		}
 		return p
 	}
-	for i := range brands {
+	want := make([]string, variants)
+	for i := range variants {
+		ref, err := Load("", Brand{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		p := page(i)
-		p.T = s.Messages(p.Lang)
+		p.T = ref.Messages(p.Lang)
 		var b strings.Builder
-		if err := s.Render(&b, "login", p); err != nil {
+		if err := ref.Render(&b, "login", p); err != nil {
 			t.Fatal(err)
 		}
 		want[i] = b.String()
@@ -142,15 +146,15 @@ func TestBrandedConcurrently(t *testing.T) {
 	errs := make(chan error, workers)
 	for w := range workers {
 		go func() {
-			for i := range brands {
-				i := (i + w) % brands
+			for i := range variants {
+				i := (i + w) % variants
 				var got strings.Builder
 				if err := s.Render(&got, "login", page(i)); err != nil {
 					errs <- err
 					return
 				}
 				if got.String() != want[i] {
-					errs <- fmt.Errorf("brand %d: output differs from the generic page", i)
+					errs <- fmt.Errorf("variant %d: output differs from the generic page", i)
 					return
 				}
 			}
@@ -161,8 +165,5 @@ func TestBrandedConcurrently(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
-	}
-	if n := len(*s.brands.Load()); n != maxBrands {
-		t.Errorf("pages specialised for %d brands, want %d", n, maxBrands)
 	}
 }

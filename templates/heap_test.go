@@ -27,7 +27,7 @@ func retainedHeap(tb testing.TB) uint64 {
 // language with the golden brand.
 func warmSet(tb testing.TB) *Set {
 	tb.Helper()
-	s, err := Load("")
+	s, err := Load("", goldenBrand())
 	if err != nil {
 		tb.Fatal(err)
 	}

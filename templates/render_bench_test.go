@@ -8,7 +8,8 @@ import (
 // BenchmarkRender measures Set.Render alone for the pages of a login: the
 // login page (with and without an error) and the SAML auto-POST page.
 func BenchmarkRender(b *testing.B) {
-	s, err := Load("")
+	brand := Brand{CompanyName: "Example Corp", PrimaryColor: "#1f5eff"}
+	s, err := Load("", brand)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -24,7 +25,7 @@ func BenchmarkRender(b *testing.B) {
 		for _, lang := range Languages {
 			b.Run(tc.name+"_"+lang, func(b *testing.B) {
 				p := Page{Lang: lang, Nonce: "bm9uY2UtMDEyMzQ1Njc4OWFi", RequestID: "req-0123456789abcdef",
-					Brand:    Brand{CompanyName: "Example Corp", PrimaryColor: "#1f5eff"},
+					Brand:    brand,
 					LangURLs: map[string]string{"ko": "/login?flow=flow-0123456789abcdef&lang=ko", "en": "/login?flow=flow-0123456789abcdef&lang=en"},
 					Data:     tc.data}
 				var out bytes.Buffer

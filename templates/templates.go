@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 //go:embed *.html messages/*.json
@@ -50,34 +49,25 @@ type Page struct {
 	Data     any
 }
 
-// Set is a parsed set of pages and messages. It is immutable but for the
-// forms of its pages made on first use, and safe for concurrent use.
+// Set is a parsed set of pages and messages, each page prepared at Load
+// for one brand in every language. It is immutable but for a generic form
+// made on first use, and safe for concurrent use.
 type Set struct {
 	pages    map[string]*page
 	messages map[string]map[string]string // lang -> key -> text
-	// brands holds the pages specialised for each brand rendered with so
-	// far, at most maxBrands; the slice is replaced (under mu), never
-	// modified, so Render reads it without locking.
-	brands atomic.Pointer[[]*brandPages]
-	mu     sync.Mutex
+	brand    Brand                        // the brand the pages are prepared for
 }
 
-// page is one page's sources. The parsed forms are made from them on first
-// use: for a language and brand (see brandPages), or generic, which looks
-// the messages up in .T while rendering and is made only for a caller's own
-// .T or a language without a catalog (never by the server).
+// page is one page: its sources, its forms prepared for the Set's brand
+// (forms[i] for Languages[i], see fold.go), and the generic form, which
+// looks the messages up in .T while rendering and is made only for a
+// caller's own .T, a language without a catalog or another brand (never
+// by the server).
 type page struct {
-	index        int // of the page's forms in brandPages.forms
 	file         string
 	layout, body string // the layout's source is shared by every page
+	forms        []*template.Template
 	generic      lazy
-}
-
-// brandPages are the pages specialised for one brand (see fold.go): the
-// form of page pg in Languages[i] is forms[pg.index*len(Languages)+i].
-type brandPages struct {
-	brand Brand
-	forms []lazy
 }
 
 // lazy is a parsed page made once, on first use; t is nil if that failed.
@@ -93,18 +83,12 @@ func (l *lazy) get(build func() (*template.Template, error)) (*template.Template
 	return l.t, l.err
 }
 
-// maxBrands bounds the brands the pages are specialised for. A server
-// renders every page with its one brand (a reload starts a new Set); a
-// render with a brand beyond these runs the generic page, which gives the
-// same bytes, only slower.
-const maxBrands = 4
-
 // Load parses the embedded pages and messages; files in overrideDir (when
-// not empty) replace embedded files of the same name. A page that
-// html/template cannot escape safely, or that cannot be specialised for
-// each language, fails Load rather than every render; Load keeps only the
-// sources, and a page is parsed again for the first render with a brand.
-func Load(overrideDir string) (*Set, error) {
+// not empty) replace embedded files of the same name. Every page is
+// prepared for brand b in each language here, so a page that html/template
+// cannot escape safely fails Load rather than every render, and no render
+// pays for the preparation.
+func Load(overrideDir string, b Brand) (*Set, error) {
 	var fsys fs.FS = embedded
 	if overrideDir != "" {
 		fsys = overlay{top: os.DirFS(overrideDir), base: embedded}
@@ -122,7 +106,7 @@ func Load(overrideDir string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{pages: map[string]*page{}, messages: msgs}
+	s := &Set{pages: map[string]*page{}, messages: msgs, brand: b}
 	for _, n := range names {
 		name := strings.TrimSuffix(n, ".html")
 		if name == rootName || s.pages[name] != nil {
@@ -132,11 +116,9 @@ func Load(overrideDir string) (*Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", n, err)
 		}
-		pg := &page{index: len(s.pages), layout: layout, body: string(body), file: n}
-		// Specialised once per language for the zero Brand, to report
-		// here what every render would otherwise fail on; then dropped.
-		for _, l := range Languages {
-			if _, err := pg.specialise(l, msgs[l], Brand{}); err != nil {
+		pg := &page{layout: layout, body: string(body), file: n, forms: make([]*template.Template, len(Languages))}
+		for i, l := range Languages {
+			if pg.forms[i], err = pg.specialise(l, msgs[l], b); err != nil {
 				return nil, err
 			}
 		}
@@ -271,10 +253,10 @@ func (s *Set) Has(name string) bool { return s.pages[name] != nil }
 // behind: into w itself when w is a *bytes.Buffer (truncated back on
 // error), else into a pooled buffer.
 //
-// With p.T nil (as the server renders), the page runs with p.Lang's
-// messages and p.Brand built in (the first render for a brand prepares
-// it); a caller's own p.T, a language without a catalog, or a brand beyond
-// maxBrands runs the generic page, which looks each message up.
+// With p.T nil and p.Brand the Set's (as the server renders), the page
+// runs as prepared at Load; a caller's own p.T, a language without a
+// catalog, or another brand runs the generic page, which looks each
+// message up and gives the same bytes.
 func (s *Set) Render(w io.Writer, name string, p Page) error {
 	pg := s.pages[name]
 	if pg == nil {
@@ -282,8 +264,8 @@ func (s *Set) Render(w io.Writer, name string, p Page) error {
 	}
 	var t *template.Template
 	if p.T == nil {
-		if i := langIndex(p.Lang); i >= 0 {
-			t = s.forBrand(pg, i, p.Brand)
+		if i := langIndex(p.Lang); i >= 0 && p.Brand == s.brand {
+			t = pg.forms[i]
 		}
 		p.T = s.Messages(p.Lang)
 	}
@@ -321,54 +303,6 @@ func langIndex(lang string) int {
 		}
 	}
 	return -1
-}
-
-// forBrand returns page pg specialised for Languages[lang] and brand b,
-// making it on first use; nil when there are too many brands, or (not
-// expected: Load specialised the same sources) the page cannot be
-// specialised for b.
-func (s *Set) forBrand(pg *page, lang int, b Brand) *template.Template {
-	bp := s.brandPages(b)
-	if bp == nil {
-		return nil
-	}
-	t, _ := bp.forms[pg.index*len(Languages)+lang].get(func() (*template.Template, error) {
-		l := Languages[lang]
-		return pg.specialise(l, s.messages[l], b)
-	})
-	return t
-}
-
-// brandPages returns the pages for brand b, adding an empty set of forms
-// for a new brand while there are fewer than maxBrands; nil beyond.
-func (s *Set) brandPages(b Brand) *brandPages {
-	known, bp := s.findBrand(b)
-	if bp != nil || len(known) >= maxBrands {
-		return bp
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if known, bp = s.findBrand(b); bp != nil || len(known) >= maxBrands {
-		return bp
-	}
-	bp = &brandPages{brand: b, forms: make([]lazy, len(s.pages)*len(Languages))}
-	next := append(known[:len(known):len(known)], bp)
-	s.brands.Store(&next)
-	return bp
-}
-
-// findBrand returns the brands known and, if b is one of them, its pages.
-func (s *Set) findBrand(b Brand) ([]*brandPages, *brandPages) {
-	p := s.brands.Load()
-	if p == nil {
-		return nil, nil
-	}
-	for _, bp := range *p {
-		if bp.brand == b {
-			return *p, bp
-		}
-	}
-	return *p, nil
 }
 
 // overlay is a file system whose top layer shadows the base layer.

@@ -10,7 +10,7 @@ import (
 )
 
 func TestCatalogComplete(t *testing.T) {
-	s, err := Load("")
+	s, err := Load("", Brand{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestCatalogComplete(t *testing.T) {
 }
 
 func TestRenderEscapesAndSwitchesLanguage(t *testing.T) {
-	s, err := Load("")
+	s, err := Load("", Brand{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestOverrideDirAndCatalogChecks(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "messages"), 0o755)
 	os.WriteFile(filepath.Join(dir, "logged_out.html"), []byte(`{{define "title"}}x{{end}}{{define "content"}}CUSTOM PAGE{{end}}`), 0o644)
-	s, err := Load(dir)
+	s, err := Load(dir, Brand{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestOverrideDirAndCatalogChecks(t *testing.T) {
 	}
 	// A message without English, or defined twice, fails loading.
 	os.WriteFile(filepath.Join(dir, "messages", "extra.json"), []byte(`{"login_title": {"ko": "x", "en": "y"}, "new_key": {"ko": "만"}}`), 0o644)
-	_, err = Load(dir)
+	_, err = Load(dir, Brand{})
 	if err == nil || !strings.Contains(err.Error(), "already defined") || !strings.Contains(err.Error(), `no "en" text`) {
 		t.Errorf("catalog problems not reported: %v", err)
 	}

@@ -19,7 +19,8 @@ import (
 // realistic size.
 func realPages(tb testing.TB) (login, post []byte) {
 	tb.Helper()
-	set, err := templates.Load("")
+	brand := templates.Brand{CompanyName: "Acme"}
+	set, err := templates.Load("", brand)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func realPages(tb testing.TB) (login, post []byte) {
 		HasRelayState                    bool
 		SPName                           string
 	}
-	page := templates.Page{Lang: "ko", Nonce: "bm9uY2UtMDEyMzQ1Njc4OWFi", Brand: templates.Brand{CompanyName: "Acme"}}
+	page := templates.Page{Lang: "ko", Nonce: "bm9uY2UtMDEyMzQ1Njc4OWFi", Brand: brand}
 	var lb, pb bytes.Buffer
 	page.Data = loginData{FlowID: "f1b2c3d4e5f60718293a4b5c6d7e8f90", SPName: "NCP WORKPLACE", CSRF: "Y3NyZi0wMTIzNDU2Nzg5YWJjZGVm"}
 	if err := set.Render(&lb, "login", page); err != nil {

@@ -45,7 +45,7 @@ func (s *Server) TLSCertificate() *x509.Certificate {
 // ReloadTemplates parses the embedded pages and messages again with the
 // override directory dir (server.templates_dir; empty for none).
 func (s *Server) ReloadTemplates(dir string) error {
-	set, err := templates.Load(dir)
+	set, err := templates.Load(dir, s.pageBrand())
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

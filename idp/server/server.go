@@ -326,13 +326,10 @@ func (s *Server) render(c echo.Context, status int, name string, data any, langs
 	p := templates.Page{
 		Lang:      lang,
 		Nonce:     Nonce(c),
-		Brand:     templates.Brand{CompanyName: s.brand.CompanyName, PrimaryColor: s.brand.PrimaryColor},
+		Brand:     s.pageBrand(),
 		RequestID: requestID(c),
 		LangURLs:  langs,
 		Data:      data,
-	}
-	if s.logo != nil {
-		p.Brand.LogoURL = "/branding/logo"
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
@@ -345,6 +342,16 @@ func (s *Server) render(c echo.Context, status int, name string, data any, langs
 		return c.String(http.StatusInternalServerError, "Internal error / 내부 오류 ("+requestID(c)+")")
 	}
 	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// pageBrand is the branding every page shows (the pages are prepared for
+// it when they are loaded).
+func (s *Server) pageBrand() templates.Brand {
+	b := templates.Brand{CompanyName: s.brand.CompanyName, PrimaryColor: s.brand.PrimaryColor}
+	if s.brand.LogoFile != "" {
+		b.LogoURL = "/branding/logo"
+	}
+	return b
 }
 
 // langURLs links the current page in each language, keeping the query (and
