@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 
 	"github.com/ncp-sso/idp/idp"
@@ -55,6 +56,7 @@ Flags:`)
 	}
 	log := newLogger(cfg.Log, stderr)
 	atLeastTwoProcs(log)
+	lessGC(log)
 	if err := serve(ctx, cfg, *path, log, nil); err != nil {
 		log.Error("server_stopped", "err", err)
 		return 1
@@ -74,6 +76,24 @@ func atLeastTwoProcs(log *slog.Logger) {
 	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < 2 {
 		runtime.GOMAXPROCS(2)
 		log.Debug("gomaxprocs_raised", "gomaxprocs", 2, "reason", "disk syncs must not stall request handling")
+	}
+}
+
+// gcPercent is the garbage collector's GOGC unless the operator set GOGC.
+// The IdP's live heap is small (a few MiB: sessions, codes and tokens live
+// in the store file, not on the heap), while an OAuth login allocates about
+// 160 KiB (LDAP packets, bbolt nodes, HTTP headers), so with Go's default
+// of 100 the collector runs many times a second under load. Measured with
+// make bench (OAuth, 64 browsers, three interleaved rounds against 100):
+// IdP CPU per login 0.87-1.07 -> 0.75-0.88 ms; RSS after 10,000 sessions
+// 54-57 -> 60-64 MiB (anonymous 15-18 -> 21-25 MiB).
+const gcPercent = 200
+
+// lessGC sets gcPercent unless GOGC is set in the environment.
+func lessGC(log *slog.Logger) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+		log.Debug("gc_percent_set", "gogc", gcPercent)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -341,6 +342,9 @@ func (s *Server) render(c echo.Context, status int, name string, data any, langs
 		s.log.Error("render_failed", "request_id", requestID(c), "page", name, "err", err)
 		return c.String(http.StatusInternalServerError, "Internal error / 내부 오류 ("+requestID(c)+")")
 	}
+	// With the length known the page goes out in one piece rather than
+	// as chunks.
+	h.Set(echo.HeaderContentLength, strconv.Itoa(buf.Len()))
 	return c.HTMLBlob(status, buf.Bytes())
 }
 

@@ -185,6 +185,10 @@ func TestLoginPageHeadersAndLanguage(t *testing.T) {
 	if resp.Header.Get("Strict-Transport-Security") != "" {
 		t.Error("HSTS must not be sent on a plain-http public URL")
 	}
+	// Sent whole with its length, not chunked.
+	if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+		t.Errorf("Content-Length %d, Transfer-Encoding %v for a %d-byte page", resp.ContentLength, resp.TransferEncoding, len(body))
+	}
 	if !strings.Contains(body, `lang="ko"`) || !strings.Contains(body, "회사 계정으로 로그인") {
 		t.Error("default page is not Korean")
 	}
