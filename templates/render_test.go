@@ -3,6 +3,7 @@ package templates
 import (
 	"bytes"
 	"flag"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,6 +21,8 @@ type loginData struct {
 	FlowID, SPName, Username, CSRF, ErrorKey, HelpURL string
 	WaitMinutes                                       int
 }
+
+func (d loginData) FlowURL() string { return "/login?flow=" + url.QueryEscape(d.FlowID) }
 
 type postData struct {
 	Action, SAMLResponse, RelayState string

@@ -42,6 +42,11 @@ type loginData struct {
 	WaitMinutes int
 }
 
+// FlowURL is the address the login page shows for its pending login
+// request (login.html replaces the SP's URL with it, so that a reload does
+// not send the SP's request again).
+func (d loginData) FlowURL() string { return flowLoginPath(d.FlowID) }
+
 type homeData struct {
 	Name, Email, Username, Since string
 	Links                        []Link
