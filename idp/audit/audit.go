@@ -83,10 +83,11 @@ func (t tee) Flush() {
 const maxPendingStores = 256
 
 // storeBatchWait is how long an event waits for others before its store
-// writes start. An event is four store operations in a row; events that
-// start together share each of the four commits, so with one sign-in every
-// few milliseconds the disk syncs for four events at a time instead of
-// four times per event (the sign-in itself never waits for this).
+// write starts. Events that start together share a commit (in the bolt
+// store an event is one write; in Redis four operations in a row), so with
+// one sign-in every few milliseconds the disk syncs for several events at
+// a time instead of once per event (the sign-in itself never waits for
+// this).
 const storeBatchWait = 25 * time.Millisecond
 
 // gate releases everyone who waits within one storeBatchWait together.
@@ -116,8 +117,8 @@ func (g *gate) wait() {
 //
 // The JSON line is written before Audit returns. The store write runs in
 // the background (at most maxPendingStores at once, in batches that start
-// together every storeBatchWait), so a sign-in does not wait for the four
-// store commits of its event: the admin page may show an event some tens
+// together every storeBatchWait), so a sign-in does not wait for the store
+// write of its event: the admin page may show an event some tens
 // of milliseconds after the sign-in finished, and a crash loses the events
 // of those last milliseconds from the store (not from the file). Flush and
 // Close wait for pending writes.

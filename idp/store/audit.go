@@ -83,8 +83,9 @@ func seqBytes(n int64) []byte {
 }
 
 // PutAudit records e under its day and under each distinct name it carries
-// (User and Login). It is several backend calls, not one transaction: a
-// crash between them loses at most this event from one of the indexes.
+// (User and Login). With a backend that is an Updater (bolt) that is one
+// transaction; otherwise it is several backend calls, and a crash between
+// them loses at most this event from one of the indexes.
 func (s *typed) PutAudit(ctx context.Context, e idp.AuditEvent) error {
 	if e.Time.IsZero() {
 		return fmt.Errorf("store: put audit: %w: zero time", ErrInvalid)
@@ -97,30 +98,36 @@ func (s *typed) PutAudit(ctx context.Context, e idp.AuditEvent) error {
 	y, m, d := e.Time.UTC().Date()
 	dayEnd := time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
 	ctrExp, exp := dayEnd.Add(s.auditRetention), e.Time.Add(s.auditRetention)
-	n, err := s.b.Incr(ctx, BucketAudit, auditKey('c', day), ctrExp)
-	if err != nil {
-		return fmt.Errorf("store: put audit: %w", err)
-	}
-	eventKey := auditKey('e', day, seqBytes(n))
-	if err := s.b.Put(ctx, BucketAudit, eventKey, v, exp); err != nil {
-		return fmt.Errorf("store: put audit: %w", err)
-	}
 	names := []string{e.User}
 	if e.Login != "" && !strings.EqualFold(e.Login, e.User) {
 		names = append(names, e.Login)
 	}
-	for _, name := range names {
-		if strings.TrimSpace(name) == "" {
-			continue
-		}
-		u := auditUserHash(name)
-		k, err := s.b.Incr(ctx, BucketAudit, auditKey('d', day, u), ctrExp)
+	err = update(ctx, s.b, BucketAudit, func(tx Tx) error {
+		n, err := tx.Incr(BucketAudit, auditKey('c', day), ctrExp)
 		if err != nil {
-			return fmt.Errorf("store: put audit: %w", err)
+			return err
 		}
-		if err := s.b.Put(ctx, BucketAudit, auditKey('f', day, u, seqBytes(k)), eventKey, exp); err != nil {
-			return fmt.Errorf("store: put audit: %w", err)
+		eventKey := auditKey('e', day, seqBytes(n))
+		if err := tx.Put(BucketAudit, eventKey, v, exp); err != nil {
+			return err
 		}
+		for _, name := range names {
+			if strings.TrimSpace(name) == "" {
+				continue
+			}
+			u := auditUserHash(name)
+			k, err := tx.Incr(BucketAudit, auditKey('d', day, u), ctrExp)
+			if err != nil {
+				return err
+			}
+			if err := tx.Put(BucketAudit, auditKey('f', day, u, seqBytes(k)), eventKey, exp); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: put audit: %w", err)
 	}
 	return nil
 }

@@ -157,13 +157,16 @@ func (b *Backend) Put(ctx context.Context, bucket string, key, value []byte, exp
 		return fmt.Errorf("boltstore: put: %w", err)
 	}
 	v := encode(unixNano(expiresAt), 0, value)
-	return fail("put", b.commit.do(func(tx *bolt.Tx) error {
-		bkt, err := tx.CreateBucketIfNotExists([]byte(bucket))
-		if err != nil {
-			return err
-		}
-		return bkt.Put(key, v)
-	}))
+	return fail("put", b.commit.do(func(tx *bolt.Tx) error { return putIn(tx, bucket, key, v) }))
+}
+
+// putIn writes the encoded record v under key, creating the bucket.
+func putIn(tx *bolt.Tx, bucket string, key, v []byte) error {
+	bkt, err := tx.CreateBucketIfNotExists([]byte(bucket))
+	if err != nil {
+		return err
+	}
+	return bkt.Put(key, v)
 }
 
 // Get implements store.Backend.
@@ -326,25 +329,97 @@ func (b *Backend) Incr(ctx context.Context, bucket string, key []byte, expiresAt
 	}
 	var n int64
 	err := b.update("incr", bucket, true, func(bkt *bolt.Bucket, now int64) error {
-		n = 0
-		r, ok, err := readLive(bkt, key, now, false)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			n = 1
-			return bkt.Put(key, encode(unixNano(expiresAt), 0, []byte("1")))
-		}
-		if n, err = strconv.ParseInt(string(r.payload), 10, 64); err != nil {
-			return fmt.Errorf("%w: incr on a value that is not a counter", store.ErrInvalid)
-		}
-		n++
-		return bkt.Put(key, encode(r.exp, r.flags, strconv.AppendInt(nil, n, 10)))
+		var err error
+		n, err = incrIn(bkt, key, now, expiresAt)
+		return err
 	})
 	if err != nil {
 		return 0, err
 	}
 	return n, nil
+}
+
+// incrIn is Incr's read-modify-write in bkt. It writes only when it
+// succeeds, so its ErrInvalid is an outcome (see update).
+func incrIn(bkt *bolt.Bucket, key []byte, now int64, expiresAt time.Time) (int64, error) {
+	r, ok, err := readLive(bkt, key, now, false)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 1, bkt.Put(key, encode(unixNano(expiresAt), 0, []byte("1")))
+	}
+	n, err := strconv.ParseInt(string(r.payload), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: incr on a value that is not a counter", store.ErrInvalid)
+	}
+	n++
+	return n, bkt.Put(key, encode(r.exp, r.flags, strconv.AppendInt(nil, n, 10)))
+}
+
+var _ store.Updater = (*Backend)(nil)
+
+// Update implements store.Updater: fn's writes are one write of the group
+// committer, so they share its transaction and its commit. An error from
+// fn rolls that transaction back; the committer then runs every write of
+// the group alone, so that only this one fails, and its error is returned.
+func (b *Backend) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := b.commit.do(func(tx *bolt.Tx) error {
+		if err := fn(boltTx{tx: tx, now: unixNano(b.now())}); err != nil {
+			return abort{err}
+		}
+		return nil
+	})
+	var a abort
+	if errors.As(err, &a) {
+		return a.err
+	}
+	return fail("update", err)
+}
+
+// abort carries an error of an Update fn out of its transaction. It does
+// not unwrap, so the committer never takes it for an outcome (which would
+// commit the writes fn made before failing).
+type abort struct{ err error }
+
+func (a abort) Error() string { return a.err.Error() }
+
+// boltTx is store.Tx inside one read-write transaction.
+type boltTx struct {
+	tx  *bolt.Tx
+	now int64
+}
+
+func (t boltTx) Put(bucket string, key, value []byte, expiresAt time.Time) error {
+	if err := checkWrite(bucket, key, expiresAt); err != nil {
+		return fmt.Errorf("boltstore: put: %w", err)
+	}
+	return fail("put", putIn(t.tx, bucket, key, encode(unixNano(expiresAt), 0, value)))
+}
+
+func (t boltTx) Incr(bucket string, key []byte, expiresAt time.Time) (int64, error) {
+	if err := checkWrite(bucket, key, expiresAt); err != nil {
+		return 0, fmt.Errorf("boltstore: incr: %w", err)
+	}
+	bkt, err := t.tx.CreateBucketIfNotExists([]byte(bucket))
+	if err != nil {
+		return 0, fail("incr", err)
+	}
+	n, err := incrIn(bkt, key, t.now, expiresAt)
+	if err != nil {
+		return 0, fail("incr", err)
+	}
+	return n, nil
+}
+
+func checkWrite(bucket string, key []byte, expiresAt time.Time) error {
+	if err := store.CheckKey(bucket, key); err != nil {
+		return err
+	}
+	return store.CheckExpiry(expiresAt)
 }
 
 // Sweep implements store.Backend. It deletes in chunks of sweepChunk per
