@@ -7,9 +7,13 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/ncp-sso/idp/idp"
 )
 
 // apiError is an error answer of the token and userinfo APIs. Description is
@@ -48,8 +52,28 @@ func errInvalidRequest(desc string) *apiError {
 var (
 	errInvalidClient = &apiError{http.StatusUnauthorized, "invalid_client", "client authentication failed"}
 	errThrottled     = &apiError{http.StatusTooManyRequests, "invalid_client", "too many failed attempts; try again later"}
-	errServer        = &apiError{http.StatusInternalServerError, "server_error", "temporary failure; try again"}
+	errServer        = &apiError{http.StatusInternalServerError, "server_error", "the request could not be completed"}
+	// errUnavailable answers a store outage; the same call may succeed
+	// after Retry-After (a code whose take failed is still unspent).
+	errUnavailable = &apiError{http.StatusServiceUnavailable, "temporarily_unavailable", "the service is temporarily unavailable; try again shortly"}
 )
+
+// outageRetryAfter is the Retry-After of a 503 temporarily_unavailable
+// answer: about how long a Redis Sentinel failover takes (1-5 s), and well
+// inside a code's lifetime, so that an SP that retries can still redeem.
+const outageRetryAfter = 5 * time.Second
+
+// storeFailure is the answer to a store call that failed with err: 503
+// temporarily_unavailable when the store itself could not serve
+// (idp.ErrStoreUnavailable: down, failing over, closed), where a retry
+// helps; 500 server_error for anything else (a corrupt record, a bug),
+// where it does not. Neither carries err's text.
+func storeFailure(err error) *apiError {
+	if errors.Is(err, idp.ErrStoreUnavailable) {
+		return errUnavailable
+	}
+	return errServer
+}
 
 // writeError sends e as JSON. cl (possibly nil: not yet authenticated, or
 // unknown) decides whether the numeric NAVER WORKS code is added.
@@ -62,6 +86,9 @@ func (p *Provider) writeError(c echo.Context, cl *client, e *apiError) error {
 		}
 	case "invalid_token":
 		hdr.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		hdr.Set("Retry-After", strconv.Itoa(int(outageRetryAfter.Seconds())))
 	}
 	b := errorBody{Error: e.Code, Description: e.Description}
 	if cl != nil && *cl.NumericErrorCode {
@@ -171,7 +198,7 @@ func (p *Provider) allow(c echo.Context, cl *client) *apiError {
 	ok, err := p.limiter.Allow(c.Request().Context(), cl.ClientID, c.RealIP())
 	if err != nil {
 		p.log(c).Error("oauth client limiter failed", "client", cl.Name, "err", err)
-		return errServer
+		return storeFailure(err)
 	}
 	if !ok {
 		p.log(c).Warn("oauth client throttled", "client", cl.Name, "ip", c.RealIP())

@@ -159,7 +159,11 @@ func (p *Provider) Resume(c echo.Context, f idp.Flow, sess idp.Session) error {
 	}
 	if err := p.h.Store().PutCode(c.Request().Context(), code); err != nil {
 		log.Error("oauth code store failed", "client", cl.Name, "err", err)
-		return p.redirectError(c, pl.RedirectURI, pl.State, "server_error", "temporary failure; try again")
+		// After a valid request the SP learns of every failure through its
+		// redirect_uri (RFC 6749 §4.1.2.1): an outage as
+		// temporarily_unavailable, the redirect's stand-in for a 503.
+		aerr := storeFailure(err)
+		return p.redirectError(c, pl.RedirectURI, pl.State, aerr.Code, aerr.Description)
 	}
 	log.Info("oauth code issued", "client", cl.Name, "username", sess.Identity.Username)
 	v := url.Values{"code": {code.ID}}

@@ -36,6 +36,11 @@
 //     (or, alone, HTTP Basic); two methods at once, credentials in the query
 //     string, duplicated parameters, other content types and oversized bodies
 //     are refused before any store access.
+//   - A store outage (an error wrapping idp.ErrStoreUnavailable) is HTTP 503
+//     temporarily_unavailable with Retry-After on the token and userinfo APIs;
+//     after a valid login request it reaches the SP's redirect_uri as
+//     error=temporarily_unavailable (RFC 6749 §4.1.2.1). Any other store
+//     failure is 500 server_error. No answer carries the error's text.
 //
 // Why access tokens are opaque random strings kept in the store, not JWTs
 // (decided by the project lead): the only party that ever reads a token is

@@ -119,7 +119,7 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 		case err != nil:
 			log.Error("oauth session read failed", "client", cl.Name, "err", err)
 			_ = p.take(ctx, cl, codeID)
-			return idp.Token{}, errServer
+			return idp.Token{}, storeFailure(err)
 		}
 	}
 	if reason != "" {
@@ -147,7 +147,7 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 	wg.Wait()
 	if aerr == nil && putErr != nil {
 		log.Error("oauth token store failed", "client", cl.Name, "err", putErr)
-		aerr = errServer
+		aerr = storeFailure(putErr)
 	}
 	if aerr != nil {
 		// Lost the race, the code expired meanwhile, or a write failed:
@@ -171,7 +171,7 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 		}
 		if err != nil {
 			log.Error("oauth replay guard failed", "client", cl.Name, "err", err)
-			return idp.Token{}, errServer
+			return idp.Token{}, storeFailure(err)
 		}
 		log.Warn("oauth code replayed during redemption", "client", cl.Name)
 		return idp.Token{}, errGrant
@@ -196,7 +196,7 @@ func (p *Provider) take(ctx context.Context, cl *client, codeID string) *apiErro
 		return errGrantUnknown
 	case err != nil:
 		log.Error("oauth code take failed", "client", cl.Name, "err", err)
-		return errServer
+		return storeFailure(err)
 	}
 	return nil
 }
@@ -254,7 +254,7 @@ func (p *Provider) userinfo(c echo.Context) error {
 		return p.writeError(c, cl, errToken)
 	case err != nil:
 		log.Error("oauth token read failed", "client", cl.Name, "err", err)
-		return p.writeError(c, cl, errServer)
+		return p.writeError(c, cl, storeFailure(err))
 	}
 	reason := ""
 	switch {
@@ -270,7 +270,7 @@ func (p *Provider) userinfo(c echo.Context) error {
 		if sess, err = st.GetSession(ctx, tok.SessionID); err != nil {
 			if !errors.Is(err, idp.ErrNotFound) {
 				log.Error("oauth session read failed", "client", cl.Name, "err", err)
-				return p.writeError(c, cl, errServer)
+				return p.writeError(c, cl, storeFailure(err))
 			}
 			reason = "session ended"
 		}
