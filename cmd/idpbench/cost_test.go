@@ -17,16 +17,21 @@ import (
 // realPages renders the IdP's own login and SAML auto-POST pages (the
 // embedded templates, as the server renders them), with a Response of a
 // realistic size.
+// loginData mirrors idp/server's login page data; templates see only the
+// names.
+type loginData struct {
+	FlowID, SPName, Username, CSRF, ErrorKey, HelpURL string
+	WaitMinutes                                       int
+}
+
+func (d loginData) FlowURL() string { return "/login?flow=" + d.FlowID }
+
 func realPages(tb testing.TB) (login, post []byte) {
 	tb.Helper()
 	brand := templates.Brand{CompanyName: "Acme"}
 	set, err := templates.Load("", brand)
 	if err != nil {
 		tb.Fatal(err)
-	}
-	type loginData struct {
-		FlowID, SPName, Username, CSRF, ErrorKey, HelpURL string
-		WaitMinutes                                       int
 	}
 	type postData struct {
 		Action, SAMLResponse, RelayState string
