@@ -210,14 +210,15 @@ func TestHATwoInstancesOneRedis(t *testing.T) {
 			t.Fatalf("journeys failed other than with 503 during the outage (%d without answer): %v", r.cutOff, r.unexpected[:min(3, len(r.unexpected))])
 		}
 		// Pages show the 503 page. A login whose Flow was taken just before
-		// the store failed goes back to the SP with error=server_error. The
-		// token and userinfo APIs (called by the SP's server, not the
-		// employee) answer oauthsso's JSON server_error, status 500.
+		// the store failed goes back to the SP with
+		// error=temporarily_unavailable. The token and userinfo APIs (called
+		// by the SP's server, not the employee) answer oauthsso's JSON
+		// temporarily_unavailable, status 503.
 		for k := range r.statusDuring {
 			switch k {
-			case "authorize 503", "login page 503", "login 503", "sp error server_error 303", "token 500", "userinfo 500":
+			case "authorize 503", "login page 503", "login 503", "sp error temporarily_unavailable 303", "token 503", "userinfo 503":
 			default:
-				t.Errorf("step %q during the outage; want 503 pages (or a 500 server_error from the APIs)", k)
+				t.Errorf("step %q during the outage; want 503 pages, temporarily_unavailable from the APIs and at the SP", k)
 			}
 		}
 		for range 5 {
