@@ -109,6 +109,21 @@ func WriteServerFiles(dir, name string, ips []net.IP, names []string) (caFile, c
 	return caFile, certFile, keyFile, nil
 }
 
+// ReadPool reads the PEM certificates in file (such as the ca.pem that
+// WriteServerFiles wrote) into a pool for a client's RootCAs. A file that
+// holds no certificate is an error.
+func ReadPool(file string) (*x509.CertPool, error) {
+	pemData, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("certstest: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemData) {
+		return nil, fmt.Errorf("certstest: no certificate in %s", file)
+	}
+	return pool, nil
+}
+
 // serial is a random positive serial number below 2^127.
 func serial() *big.Int {
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))

@@ -19,9 +19,10 @@ func TestServerFilesVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaf, _ := x509.ParseCertificate(pair.Certificate[0])
-	caPEM, _ := os.ReadFile(caFile)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
+	pool, err := ReadPool(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"127.0.0.1", "127.0.0.9", "localhost", "dc1.example.test"} {
 		if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: name}); err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -40,5 +41,38 @@ func TestServerFilesVerify(t *testing.T) {
 		if st, _ := os.Stat(f); st.Mode().Perm() != 0o600 {
 			t.Errorf("%s mode %o", f, st.Mode().Perm())
 		}
+	}
+}
+
+// TestReadPool: a CA file becomes a pool that trusts exactly that CA; a
+// missing file, or one without a certificate (a key, an empty file), is an
+// error rather than an empty pool that would fail later and obscurely.
+func TestReadPool(t *testing.T) {
+	dir := t.TempDir()
+	caFile, certFile, keyFile, err := WriteServerFiles(dir, "pool CA", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := ReadPool(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pair.Leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "localhost"}); err != nil {
+		t.Errorf("the pool of ca.pem does not verify the server certificate: %v", err)
+	}
+	empty := dir + "/empty.pem"
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, file := range map[string]string{"missing file": dir + "/nope.pem", "key only": keyFile, "empty file": empty} {
+		t.Run(name, func(t *testing.T) {
+			if p, err := ReadPool(file); err == nil || p != nil {
+				t.Errorf("ReadPool(%s) = %v, %v; want an error", file, p, err)
+			}
+		})
 	}
 }

@@ -250,7 +250,7 @@ func (d *DC) ping() error {
 
 // dial connects over LDAPS and binds as the administrator.
 func (d *DC) dial() (*ldap.Conn, error) {
-	pool, err := d.certPool()
+	pool, err := certstest.ReadPool(d.CAFile)
 	if err != nil {
 		return nil, err
 	}
@@ -265,18 +265,6 @@ func (d *DC) dial() (*ldap.Conn, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-func (d *DC) certPool() (*x509.CertPool, error) {
-	pemData, err := os.ReadFile(d.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("sambatest: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemData) {
-		return nil, fmt.Errorf("sambatest: no certificate in %s", d.CAFile)
-	}
-	return pool, nil
 }
 
 // freeLoopback picks a random 127.0.0.x whose LDAP ports are free.
@@ -385,7 +373,7 @@ func (d *DC) Conn(tb testing.TB) *ldap.Conn {
 // CertPool returns a pool holding the DC's CA.
 func (d *DC) CertPool(tb testing.TB) *x509.CertPool {
 	tb.Helper()
-	p, err := d.certPool()
+	p, err := certstest.ReadPool(d.CAFile)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -281,9 +281,9 @@ func (s *Server) ping() error {
 	}
 	defer c.Close()
 	c.SetTimeout(time.Second)
-	pool := x509.NewCertPool()
-	if pemData, err := os.ReadFile(s.CAFile); err != nil || !pool.AppendCertsFromPEM(pemData) {
-		return fmt.Errorf("read %s: %v", s.CAFile, err)
+	pool, err := certstest.ReadPool(s.CAFile)
+	if err != nil {
+		return err
 	}
 	if err := c.StartTLS(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}); err != nil {
 		return err
@@ -342,13 +342,9 @@ func (s *Server) log() string {
 // CertPool returns a pool holding the server's CA.
 func (s *Server) CertPool(tb testing.TB) *x509.CertPool {
 	tb.Helper()
-	pemData, err := os.ReadFile(s.CAFile)
+	pool, err := certstest.ReadPool(s.CAFile)
 	if err != nil {
 		tb.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemData) {
-		tb.Fatalf("slapdtest: no certificate in %s", s.CAFile)
 	}
 	return pool
 }

@@ -4,13 +4,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/ncp-sso/idp/certs/certstest"
 	"github.com/ncp-sso/idp/ldapauth/slapdtest"
 )
 
@@ -27,13 +27,9 @@ func dial(t *testing.T, url string, tc *tls.Config) (*ldap.Conn, error) {
 
 func pool(t *testing.T, file string) *x509.CertPool {
 	t.Helper()
-	b, err := os.ReadFile(file)
+	p, err := certstest.ReadPool(file)
 	if err != nil {
 		t.Fatal(err)
-	}
-	p := x509.NewCertPool()
-	if !p.AppendCertsFromPEM(b) {
-		t.Fatalf("no certificate in %s", file)
 	}
 	return p
 }

@@ -47,6 +47,7 @@ type Server struct {
 	logFile  string
 	sentinel bool
 	tls      bool
+	roots    *x509.CertPool // the pool of CAFile when tls
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -138,6 +139,9 @@ func start(tb testing.TB, sentinel bool, lines []string, opts []Option) *Server 
 			tb.Fatal(err)
 		}
 		s.CAFile = ca
+		if s.roots, err = certstest.ReadPool(ca); err != nil {
+			tb.Fatal(err)
+		}
 		tlsLines = []string{"tls-cert-file " + cert, "tls-key-file " + key, "tls-ca-cert-file " + ca, "tls-auth-clients no"}
 	}
 	var err error
@@ -270,11 +274,7 @@ func (s *Server) newClient() *redis.Client {
 		opt.Password = ""
 	}
 	if s.tls {
-		pool := x509.NewCertPool()
-		if pemData, err := os.ReadFile(s.CAFile); err == nil {
-			pool.AppendCertsFromPEM(pemData)
-		}
-		opt.TLSConfig = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+		opt.TLSConfig = &tls.Config{RootCAs: s.roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 	}
 	return redis.NewClient(opt)
 }
