@@ -171,7 +171,7 @@ func benchSAML(b *testing.B, base string) {
 			t1 := time.Now()
 			resp, body := br.login(page, "hana", "Hana!2345")
 			lat.add("login_submit+sign", time.Since(t1))
-			m := formField.FindStringSubmatch(body)
+			m := postFormField.FindStringSubmatch(body)
 			if resp.StatusCode != http.StatusOK || m == nil {
 				failed.Add(1)
 				continue

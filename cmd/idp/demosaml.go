@@ -47,9 +47,6 @@ func (d *demoSP) samlStart(c echo.Context) error {
 		Status: resp.StatusCode, Millis: fmt.Sprintf("%.1f ms", float64(time.Since(start).Microseconds())/1000)}
 	if parkedForLogin(resp, body) {
 		step.Response = "the login form (no SSO session yet)"
-		if loc := flowRedirect(resp); loc != "" {
-			step.Response = "303 → " + loc + " (the login form)"
-		}
 		page.Steps = append(page.Steps, step)
 		page.Error = "Sign in first (the demo uses your SSO session), then press the SAML button again."
 		return d.srv.Render(c, http.StatusOK, "demo_sp", page)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -52,34 +50,10 @@ func (b *browser) get(path string) (*http.Response, string) {
 	return resp, string(body)
 }
 
-var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([a-z]+)" value="([^"]*)">`)
-
-// flowLoginURL returns the own URL (/login?flow=ID) of the login form on
-// page, or "" when page is not the login form of a pending login request.
-func flowLoginURL(page string) string {
-	for _, m := range hiddenInput.FindAllStringSubmatch(page, -1) {
-		if m[1] == "flow" && m[2] != "" {
-			return "/login?flow=" + url.QueryEscape(html.UnescapeString(m[2]))
-		}
-	}
-	return ""
-}
-
-// parkedAt returns the login form URL (/login?flow=ID) of the pending login
-// request that an SP's request was parked as: the IdP answers a GET with
-// that form itself and a POST (SAML POST binding) with a 303 to it. It
-// returns "" when the request was not parked.
-func parkedAt(resp *http.Response, body string) string {
-	switch resp.StatusCode {
-	case http.StatusOK:
-		return flowLoginURL(body)
-	case http.StatusSeeOther:
-		if loc := resp.Header.Get("Location"); strings.HasPrefix(loc, "/login?flow=") {
-			return loc
-		}
-	}
-	return ""
-}
+// flowLoginPath is the own URL of the login form of the pending login
+// request flow, where the page shows itself after it was served as the
+// answer to the SP's request.
+func flowLoginPath(flow string) string { return "/login?flow=" + url.QueryEscape(flow) }
 
 // startLogin sends an SP's login request by GET (path: the IdP's login URL
 // with the SP's query), which must be answered with the login form of a
@@ -87,9 +61,10 @@ func parkedAt(resp *http.Response, body string) string {
 // the page and the form's own URL (/login?flow=ID).
 func (b *browser) startLogin(path string) (page, flowURL string) {
 	b.t.Helper()
-	resp, page := b.get(path)
-	if flowURL = flowLoginURL(page); resp.StatusCode != http.StatusOK || flowURL == "" {
-		b.t.Fatalf("GET %.80s: HTTP %d Location %q, want the login form of a pending request", path, resp.StatusCode, resp.Header.Get("Location"))
+	j := &journey{t: b.t, c: b.c, route: func(int) string { return b.base }}
+	page, flowURL, err := j.start("SP login request", path)
+	if err != nil {
+		b.t.Fatalf("GET %.80s: %v", path, err)
 	}
 	return page, flowURL
 }
@@ -97,10 +72,7 @@ func (b *browser) startLogin(path string) (page, flowURL string) {
 // login fills the form found on page as a person would.
 func (b *browser) login(page, user, pass string) (*http.Response, string) {
 	b.t.Helper()
-	form := url.Values{}
-	for _, m := range hiddenInput.FindAllStringSubmatch(page, -1) {
-		form.Set(m[1], m[2])
-	}
+	form := hiddenFields([]byte(page))
 	form.Set("username", user)
 	form.Set("password", pass)
 	resp, err := b.c.PostForm(b.base+"/login", form)
@@ -304,7 +276,7 @@ func TestDemo(t *testing.T) {
 	for i := 0; i < 3 && resp.StatusCode == http.StatusSeeOther; i++ {
 		resp, page = b.get(resp.Header.Get("Location"))
 	}
-	if flowLoginURL(page) == "" {
+	if !parkedForLogin(resp, []byte(page)) {
 		t.Fatalf("the demo SP button did not lead to the login form: %d", resp.StatusCode)
 	}
 	resp, _ = b.login(page, "demo", "demo1234")

@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net"
 	"net/http"
@@ -229,7 +227,11 @@ func (j *journey) do(n int, name, method, path string, form url.Values, want int
 		return nil, "", &stepError{step: name, err: err}
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		// The answer was cut off: its instance died while sending it.
+		return resp, string(b), &stepError{step: name, err: err}
+	}
 	if resp.StatusCode != want {
 		return resp, string(b), &stepError{step: name, status: resp.StatusCode, body: string(b)}
 	}
@@ -246,18 +248,20 @@ func requestURI(loc string) string {
 	return u.RequestURI()
 }
 
-// start sends the SP's login request at step 0, which the IdP answers with
-// the login form, and returns that form's own URL (/login?flow=ID), so that
-// the next step may fetch it again at another instance.
-func (j *journey) start(name, uri string) (string, error) {
-	_, page, err := j.do(0, name, http.MethodGet, uri, nil, http.StatusOK)
+// start sends the SP's login request at step 0, which the IdP must answer
+// with the login form of a new pending request (the form itself, not a
+// redirect to it), and returns the page and the form's own URL
+// (/login?flow=ID), so that the next step may fetch it again at another
+// instance.
+func (j *journey) start(name, uri string) (page, flowURL string, err error) {
+	resp, page, err := j.do(0, name, http.MethodGet, uri, nil, http.StatusOK)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	if loc := flowLoginURL(page); loc != "" {
-		return loc, nil
+	if !parkedForLogin(resp, []byte(page)) {
+		return "", "", &stepError{step: name, status: resp.StatusCode, body: "not the login form of a pending request: " + page}
 	}
-	return "", &stepError{step: name, status: http.StatusOK, body: "no login form of a pending request"}
+	return page, flowLoginPath(loginFormFlow([]byte(page))), nil
 }
 
 // login fetches the login page of step n and posts the password at step n+1.
@@ -275,10 +279,7 @@ func (j *journey) loginForm(n int, loc string) (url.Values, error) {
 	if err != nil {
 		return nil, err
 	}
-	form := url.Values{}
-	for _, m := range hiddenInput.FindAllStringSubmatch(page, -1) {
-		form.Set(m[1], html.UnescapeString(m[2]))
-	}
+	form := hiddenFields([]byte(page))
 	form.Set("username", j.user)
 	form.Set("password", j.password)
 	return form, nil
@@ -288,7 +289,7 @@ func (j *journey) loginForm(n int, loc string) (url.Values, error) {
 // and password (1, 2), token (3), userinfo (4). It returns the code and
 // access token.
 func (j *journey) oauth() (code, token string, err error) {
-	loc, err := j.start("authorize", authorizeURL(wpClientID, wpCallback, "st"))
+	_, loc, err := j.start("authorize", authorizeURL(wpClientID, wpCallback, "st"))
 	if err != nil {
 		return "", "", err
 	}
@@ -339,7 +340,7 @@ func newRequestID() string {
 // and password (1, 2); it returns the decoded Response.
 func (j *journey) saml(id string) ([]byte, error) {
 	q := url.Values{"SAMLRequest": {workplaceAuthnRequestTB(j.t, id, acmeACS)}, "RelayState": {"r"}}
-	loc, err := j.start("saml sso", "/saml/sso?"+q.Encode())
+	_, loc, err := j.start("saml sso", "/saml/sso?"+q.Encode())
 	if err != nil {
 		return nil, err
 	}
@@ -362,10 +363,9 @@ func (j *journey) as(i int) *journey {
 
 // samlResponseOf decodes the SAMLResponse of an auto-POST page.
 func samlResponseOf(page string) ([]byte, error) {
-	for _, m := range formField.FindAllStringSubmatch(page, -1) {
-		if m[1] == "SAMLResponse" {
-			return base64.StdEncoding.DecodeString(html.UnescapeString(m[2]))
-		}
+	p, err := parseSAMLPost([]byte(page))
+	if err != nil {
+		return nil, &stepError{step: "saml response", status: http.StatusOK, body: page}
 	}
-	return nil, &stepError{step: "saml response", status: http.StatusOK, body: page}
+	return p.Response, nil
 }

@@ -160,7 +160,7 @@ func TestHATwoInstancesOneRedis(t *testing.T) {
 		// A login page shown before the outage, its password posted
 		// during it (at the other instance), and again after it.
 		j := newJourney(t, at(a, b, b))
-		loc, err := j.start("authorize", authorizeURL(wpClientID, wpCallback, "st"))
+		_, loc, err := j.start("authorize", authorizeURL(wpClientID, wpCallback, "st"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -54,7 +54,7 @@ func TestSecurityFlowFlood(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		if parkedAt(resp, string(body)) != "" {
+		if parkedForLogin(resp, body) {
 			return parked
 		}
 		return resp.StatusCode
@@ -107,7 +107,7 @@ func TestSecurityFlowCapCountsPending(t *testing.T) {
 	}
 	for i := range 6 {
 		resp, body := newBrowserTB(t, e.base).get(authorizeURL(wpClientID, wpCallback, "s"))
-		if got := parkedAt(resp, body) != ""; got != (i < 5) || !got && resp.StatusCode != http.StatusServiceUnavailable {
+		if got := parkedForLogin(resp, []byte(body)); got != (i < 5) || !got && resp.StatusCode != http.StatusServiceUnavailable {
 			t.Fatalf("parked request %d: HTTP %d, parked %v; want the first 5 parked, then 503", i, resp.StatusCode, got)
 		}
 	}

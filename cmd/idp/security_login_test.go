@@ -20,11 +20,7 @@ var usernameValue = regexp.MustCompile(`name="username" value="([^"]*)"`)
 func loginForm(t *testing.T, b *browser, path string) url.Values {
 	t.Helper()
 	_, page := b.get(path)
-	f := url.Values{}
-	for _, m := range hiddenInput.FindAllStringSubmatch(page, -1) {
-		f.Set(m[1], m[2])
-	}
-	return f
+	return hiddenFields([]byte(page))
 }
 
 // TestSecurityLoginCSRFAndSessions: cross-site login POSTs are refused, a

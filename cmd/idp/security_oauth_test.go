@@ -38,7 +38,7 @@ func TestSecurityOAuthRedirectURI(t *testing.T) {
 	// Control: the registered prefix is accepted and parked for login, and
 	// its login form may post (and be redirected) to the SP's origin only.
 	resp, body := b.get(authorizeURL(wpClientID, wpCallback, "s"))
-	if parkedAt(resp, body) == "" || resp.StatusCode != http.StatusOK {
+	if !parkedForLogin(resp, []byte(body)) {
 		t.Fatalf("control request refused: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://acme.ncpworkplace.com;") {

@@ -50,13 +50,27 @@ func (a samlAnswer) assertion() bool {
 	return bytes.Contains(a.response, []byte("Assertion")) && bytes.Contains(a.response, []byte(":status:Success"))
 }
 
+// parkedAt returns where an SP's SAML request was parked for login, or ""
+// when it was not: the own URL (/login?flow=ID) of the login form that
+// answers a GET (redirect binding), or the 303 target of a POST (POST
+// binding), so that reloading that page does not post the request again.
+func parkedAt(resp *http.Response, body string) string {
+	if loc := resp.Header.Get("Location"); resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(loc, "/login?flow=") {
+		return loc
+	}
+	if parkedForLogin(resp, []byte(body)) {
+		return flowLoginPath(loginFormFlow([]byte(body)))
+	}
+	return ""
+}
+
 func readAnswer(t testing.TB, resp *http.Response, body string) samlAnswer {
 	t.Helper()
 	a := samlAnswer{status: resp.StatusCode, location: resp.Header.Get("Location"), parked: parkedAt(resp, body), body: body, header: resp.Header}
-	if m := formAction.FindStringSubmatch(body); m != nil {
+	if m := postFormAction.FindStringSubmatch(body); m != nil {
 		a.action = html.UnescapeString(m[1])
 	}
-	for _, m := range formField.FindAllStringSubmatch(body, -1) {
+	for _, m := range postFormField.FindAllStringSubmatch(body, -1) {
 		if m[1] == "SAMLResponse" {
 			a.response, _ = base64.StdEncoding.DecodeString(html.UnescapeString(m[2]))
 		} else {

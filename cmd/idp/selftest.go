@@ -220,19 +220,14 @@ func selftestSAML(ctx context.Context, ts *httptest.Server, name, spEntityID, ac
 	relay := "selftest-" + id[9:17]
 	start := time.Now()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/saml/sso?"+url.Values{"SAMLRequest": {encoded}, "RelayState": {relay}}.Encode(), nil)
-	resp, body, err := doRead(hc, req)
-	var page []byte
-	formShown := false
-	if err == nil {
-		page, formShown, err = loginFormPage(ctx, hc, ts.URL, resp, body)
-	}
-	if err != nil || !formShown {
+	resp, page, err := doRead(hc, req)
+	if err != nil || !parkedForLogin(resp, page) {
 		step(w, false, "AuthnRequest", time.Since(start), fmt.Sprintf("expected the login form, got %v", statusOrErr(resp, err)))
 		return false
 	}
 	step(w, true, "AuthnRequest", time.Since(start), "→ login form")
 	start = time.Now()
-	resp, body, err = fillLoginForm(ctx, hc, ts.URL, page, user, password)
+	resp, body, err := fillLoginForm(ctx, hc, ts.URL, page, user, password)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		step(w, false, "login", time.Since(start), fmt.Sprintf("%v: the username or password was refused, or the user may not sign in: check with 'idp ldap test'", statusOrErr(resp, err)))
 		return false

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strings"
 	"time"
 
 	crewjam "github.com/crewjam/saml"
@@ -99,63 +98,38 @@ func verifySAMLResponse(ctx context.Context, hc *http.Client, base string, raw [
 	return a.Subject.NameID.Value, nil
 }
 
-// flowRedirect returns the /login?flow=ID target when resp redirects to the
-// login form of a pending login request (the IdP's answer to an SP request
-// that came in a POST), or "".
-func flowRedirect(resp *http.Response) string {
-	if loc := resp.Header.Get("Location"); resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(loc, "/login?flow=") {
-		return loc
-	}
-	return ""
-}
-
-// parkedForLogin reports whether an SP's login request was parked for
-// login: answered (resp, body) with the login form of the pending request,
-// as the IdP answers a GET, or with a redirect to it.
+// parkedForLogin reports whether an SP's login request (the GET that
+// selftest and the demo send, as WORKPLACE does) was parked for login: the
+// IdP answered (resp, body) with the login form of the pending request.
 func parkedForLogin(resp *http.Response, body []byte) bool {
-	return flowRedirect(resp) != "" || resp.StatusCode == http.StatusOK && isFlowLoginForm(body)
+	return resp.StatusCode == http.StatusOK && loginFormFlow(body) != ""
 }
 
-// loginFormPage returns the login form that answers an SP's login request
-// (resp, body): the answer itself when it is the form (the IdP answers a
-// GET with it), or the page a redirect to /login?flow=ID leads to (the
-// answer to a POST). ok is false for any other answer: an error page, or
-// the SP's answer at once because the browser has a session.
-func loginFormPage(ctx context.Context, hc *http.Client, base string, resp *http.Response, body []byte) (page []byte, ok bool, err error) {
-	if loc := flowRedirect(resp); loc != "" {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+loc, nil)
-		if err != nil {
-			return nil, false, err
-		}
-		if resp, body, err = doRead(hc, req); err != nil {
-			return nil, false, err
-		}
+// loginFormFlow returns the flow handle of page when page is the login form
+// of a pending login request (it carries the CSRF token and the request's
+// flow handle), or "".
+func loginFormFlow(page []byte) string {
+	f := hiddenFields(page)
+	if f.Get("csrf") == "" {
+		return ""
 	}
-	return body, resp.StatusCode == http.StatusOK && isFlowLoginForm(body), nil
+	return f.Get("flow")
 }
 
-// isFlowLoginForm reports whether page is the login form of a pending
-// login request (it carries the CSRF token and the request's flow handle).
-func isFlowLoginForm(page []byte) bool {
-	var csrf, flow bool
+// hiddenFields returns the hidden fields of the form on page, unescaped,
+// as a browser sends them.
+func hiddenFields(page []byte) url.Values {
+	f := url.Values{}
 	for _, m := range hiddenField.FindAllSubmatch(page, -1) {
-		switch string(m[1]) {
-		case "csrf":
-			csrf = len(m[2]) > 0
-		case "flow":
-			flow = len(m[2]) > 0
-		}
+		f.Set(string(m[1]), html.UnescapeString(string(m[2])))
 	}
-	return csrf && flow
+	return f
 }
 
 // fillLoginForm posts the login form found on page as a browser would:
 // every hidden field, plus the username and password.
 func fillLoginForm(ctx context.Context, hc *http.Client, base string, page []byte, username, password string) (*http.Response, []byte, error) {
-	form := url.Values{}
-	for _, m := range hiddenField.FindAllSubmatch(page, -1) {
-		form.Set(string(m[1]), html.UnescapeString(string(m[2])))
-	}
+	form := hiddenFields(page)
 	if form.Get("csrf") == "" {
 		return nil, nil, errors.New("no login form in the page")
 	}
