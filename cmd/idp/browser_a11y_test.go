@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -157,16 +158,17 @@ func (tb *tab) activeID() string {
 	return tb.eval(`document.activeElement ? (document.activeElement.id || document.activeElement.tagName) : ""`)
 }
 
-// wantLoginPageLight checks the page the employee waits for: one HTML
-// response (plus same-origin assets, if any) under 100 KB, nothing from
-// another site.
-func (tb *tab) wantLoginPageLight(idpURL string) {
+// wantLoginPageLight checks the page the employee waits for, as first
+// served in answer to the SP's login request (at, e.g.
+// idpURL+"/oauth/authorize?"): one HTML response (plus same-origin assets,
+// if any) under 100 KB, nothing from another site.
+func (tb *tab) wantLoginPageLight(at string) {
 	tb.t.Helper()
-	// The page is the answer to the SP's login request (at its URL).
-	here := tb.url()
-	load, ok := tb.rec.lastLoad(regexp.MustCompile("^" + regexp.QuoteMeta(here) + "$"))
+	p, _ := url.Parse(at)
+	idpURL := p.Scheme + "://" + p.Host
+	load, ok := tb.rec.lastLoad(regexp.MustCompile("^" + regexp.QuoteMeta(at)))
 	if !ok {
-		tb.t.Fatalf("no load of the login page %s recorded: %v", here, tb.rec.documents())
+		tb.t.Fatalf("no load of the login page at %s recorded: %v", at, tb.rec.documents())
 	}
 	for _, u := range load.requests {
 		if !strings.HasPrefix(u, idpURL+"/") && !strings.HasPrefix(u, "data:") {

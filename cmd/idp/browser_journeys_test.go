@@ -77,32 +77,39 @@ func (tb *tab) keyboardLogin(user, pass string) int64 {
 
 // waitLoginForm waits for the login form of a pending login request, which
 // is the IdP's answer to the SP's request (at = the IdP's login URL, e.g.
-// idpURL+"/oauth/authorize?"), and returns the request's flow handle.
-//
-// With JavaScript the page then shows its own URL, /login?flow=ID, in the
-// address bar, so that a reload shows the same form instead of sending the
-// SP's request again (a SAML request ID is accepted once); that is checked
-// here too.
+// idpURL+"/oauth/authorize?"), and returns the request's flow handle. With
+// JavaScript the address bar may already show the form's own URL
+// (/login?flow=ID); wantFormReloads checks that, once.
 func (tb *tab) waitLoginForm(at string) string {
 	tb.t.Helper()
-	u, _ := url.Parse(at)
-	own := u.Scheme + "://" + u.Host + "/login?flow="
-	tb.waitURL(at, own)
+	tb.waitURL(at, ownLoginURL(at))
 	tb.do(chromedp.WaitVisible(chromedp.CSS("#password")))
 	flow := tb.value(`input[name="flow"]`)
 	if flow == "" {
 		tb.t.Fatalf("the login form at %s carries no pending login request", tb.url())
 	}
-	if tb.scriptsOff {
-		return flow // the address stays the SP's URL
-	}
-	tb.waitURL(own + url.QueryEscape(flow))
-	tb.open(tb.url()) // a reload
+	return flow
+}
+
+// wantFormReloads checks that the login form of pending request flow,
+// served at the SP's request URL at, shows its own URL, /login?flow=ID, in
+// the address bar (the page's JavaScript replaces it), so that a reload
+// shows the same form instead of sending the SP's request again (a SAML
+// request ID is accepted once).
+func (tb *tab) wantFormReloads(at, flow string) {
+	tb.t.Helper()
+	tb.waitURL(ownLoginURL(at) + url.QueryEscape(flow))
+	tb.wantStatus("reload of the login form", tb.open(tb.url()), http.StatusOK)
 	tb.do(chromedp.WaitVisible(chromedp.CSS("#password")))
 	if got := tb.value(`input[name="flow"]`); got != flow {
 		tb.t.Fatalf("after a reload of the login form: flow %q, want the same pending request %q", got, flow)
 	}
-	return flow
+}
+
+// ownLoginURL is the prefix of the login form's own URL on the IdP of at.
+func ownLoginURL(at string) string {
+	u, _ := url.Parse(at)
+	return u.Scheme + "://" + u.Host + "/login?flow="
 }
 
 // waitFocus gives the page's autofocus a moment to land (a loaded machine
@@ -143,7 +150,7 @@ func journeyOAuth(t *testing.T, browser context.Context, w *browserWorld, vp vie
 	tb.waitLoginForm(w.idpURL + "/oauth/authorize?")
 	tb.wantIn("login title", tb.title(), "로그인", brandCompany)
 	tb.wantIn("login lead", tb.text("p.lead"), spName)
-	tb.wantLoginPageLight(w.idpURL)
+	tb.wantLoginPageLight(w.idpURL + "/oauth/authorize?")
 	tb.screenshot("login-ko")
 	tb.axeCheck("login")
 	tb.wantNames("textbox: 아이디 또는 회사 이메일", "textbox: 비밀번호", "button: 로그인", "main: ")
@@ -199,7 +206,12 @@ func journeySAML(t *testing.T, browser context.Context, w *browserWorld, vp view
 		tb.scriptsOff = true
 	}
 	tb.open(w.spURL + "/saml/start")
-	tb.waitLoginForm(w.idpURL + "/saml/sso?")
+	flow := tb.waitLoginForm(w.idpURL + "/saml/sso?")
+	if js {
+		// The one reload check: the form shown at the SP's request URL,
+		// reloaded, still completes this SAML login.
+		tb.wantFormReloads(w.idpURL+"/saml/sso?", flow)
+	}
 	tb.wantIn("login lead", tb.text("p.lead"), "NCP WORKPLACE")
 	if !js && tb.visible("#pw-toggle") {
 		t.Error("the show-password toggle is visible without JavaScript, where it cannot work")
