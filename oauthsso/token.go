@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -56,7 +57,13 @@ func (p *Provider) token(c echo.Context) error {
 	if codeID == "" {
 		return p.writeError(c, cl, errInvalidRequest("code is required"))
 	}
-	tok, aerr := p.redeem(c.Request().Context(), cl, codeID, form)
+	// A redemption is carried through even when the SP hangs up: once the
+	// code is touched, the revocations that keep a replay from leaving a
+	// live token must not be skipped because the caller went away (a
+	// replaying client could otherwise disconnect to keep its token).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), redeemTimeout)
+	defer cancel()
+	tok, aerr := p.redeem(ctx, cl, codeID, form)
 	if aerr != nil {
 		if aerr == errGrantUnknown {
 			p.failed(c, cl)
@@ -72,6 +79,9 @@ func (p *Provider) token(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, resp)
 }
+
+// redeemTimeout bounds a redemption that no longer listens to its caller.
+const redeemTimeout = 10 * time.Second
 
 // redeem consumes a code and stores the token issued from it.
 //

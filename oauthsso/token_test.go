@@ -293,6 +293,24 @@ func TestCodeReplayRevokesToken(t *testing.T) {
 	}
 }
 
+// TestReplayRevokesEvenWhenCallerHangsUp: a replaying client that drops
+// the connection at once must not keep the first redemption's token alive
+// (the revocation would otherwise run on a cancelled context).
+func TestReplayRevokesEvenWhenCallerHangsUp(t *testing.T) {
+	e := newEnv(t)
+	e.login("alice")
+	code := e.code(wpID, wpCallback, "s")
+	first := decode(t, e.post(PathToken, tokenForm(wpID, wpSecret, code)))
+	if first.status != http.StatusOK {
+		t.Fatalf("first redemption: %d %v", first.status, first.body)
+	}
+	tok := first.body["access_token"].(string)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	e.serve(formRequest(PathToken, tokenForm(wpID, wpSecret, code)).WithContext(ctx))
+	wantAPIError(t, e.post(PathUserinfo, userinfoForm(wpID, wpSecret, tok)), 401, "invalid_token")
+}
+
 func TestCodeExpires(t *testing.T) {
 	e := newEnv(t)
 	e.login("alice")
