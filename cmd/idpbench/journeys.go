@@ -79,15 +79,28 @@ func oauthLogin(ctx context.Context, api *http.Client, b *browser, base string, 
 		return steps, err
 	}
 	steps = append(steps, step{"login_submit", time.Since(t)})
-	cb, err := url.Parse(p.location)
-	var got url.Values
-	if err == nil {
-		got = cb.Query()
-	}
-	if p.location == "" || err != nil || got.Get("state") != state || got.Get("code") == "" {
+	code, ok := callbackCode(p, state)
+	if !ok {
 		return steps, fmt.Errorf("%w: login answered HTTP %d without a code redirect", errJourney, p.status)
 	}
-	return backChannel(ctx, api, base, got.Get("code"), state, i, steps)
+	return backChannel(ctx, api, base, code, state, i, steps)
+}
+
+// callbackCode is the code of a redirect to the SP's callback that carries
+// the login request's state, as the SP checks it.
+func callbackCode(p page, state string) (string, bool) {
+	if p.location == "" {
+		return "", false
+	}
+	cb, err := url.Parse(p.location)
+	if err != nil {
+		return "", false
+	}
+	got := cb.Query()
+	if got.Get("state") != state || got.Get("code") == "" {
+		return "", false
+	}
+	return got.Get("code"), true
 }
 
 // oauthSSOJourney plays an employee who already signed in opening
@@ -135,15 +148,11 @@ func codeAndBackChannel(ctx context.Context, api *http.Client, b *browser, base 
 		return steps, err
 	}
 	steps = append(steps, step{"authorize", time.Since(t)})
-	cb, err := url.Parse(p.location)
-	var got url.Values
-	if err == nil {
-		got = cb.Query()
+	code, ok := callbackCode(p, state)
+	if !ok {
+		return steps, fmt.Errorf("%w: SSO session: login URL answered HTTP %d without a code redirect", errJourney, p.status)
 	}
-	if p.location == "" || err != nil || got.Get("code") == "" {
-		return steps, fmt.Errorf("%w: SSO session: login URL answered HTTP %d without a code", errJourney, p.status)
-	}
-	return backChannel(ctx, api, base, got.Get("code"), state, i, steps)
+	return backChannel(ctx, api, base, code, state, i, steps)
 }
 
 // backChannel plays the SP once the browser brought it code: the token

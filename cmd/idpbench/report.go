@@ -191,7 +191,7 @@ func (r *report) markdown() string {
 			m.SessionsCreated, m.FillSeconds, float64(m.RSSKB)/1024, float64(m.AnonKB)/1024, strings.Join(files, ", "))
 	}
 	if m.Soak != nil {
-		fmt.Fprintf(&b, "- soak (sessions and tokens live 1m, codes 30s + 30s remembered, sweep every 10s, so live records level off after about two minutes): %.0f s at %.0f logins/s target (%.0f achieved, %d errors); RSS MiB (anonymous) over time:", m.SoakSeconds, m.SoakRate, m.Soak.LoginsPerSec, m.Soak.Errors)
+		fmt.Fprintf(&b, "- soak (%s, so live records level off after about two minutes): %.0f s at %.0f logins/s target (%.0f achieved, %d errors); RSS MiB (anonymous) over time:", steadyLifetimes, m.SoakSeconds, m.SoakRate, m.Soak.LoginsPerSec, m.Soak.Errors)
 		for _, s := range m.Samples {
 			fmt.Fprintf(&b, " %.0fs:%.1f (%.1f)", s.Seconds, float64(s.RSSKB)/1024, float64(s.AnonKB)/1024)
 		}

@@ -224,7 +224,7 @@ func (b *bench) memory(ctx context.Context, sl *slapd) error {
 		return err
 	}
 	w = watched{idp: idp.pid(), slapd: sl.pid()}
-	b.logf("soak: %.0f logins/s for %s (sessions and tokens live 1m, codes 30s + 30s)", m.SoakRate, b.o.soak)
+	b.logf("soak: %.0f logins/s for %s (%s)", m.SoakRate, b.o.soak, steadyLifetimes)
 	every := max64(b.o.soak/20, time.Second)
 	r := runCell(ctx, oauthJourney(idp.URL, transport(top)), cellConfig{concurrency: top, duration: b.o.soak,
 		users: b.o.users, rate: m.SoakRate, sampleEvery: every, sample: func(el time.Duration, n int64) {
