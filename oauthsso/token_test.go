@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -274,41 +275,37 @@ func TestTokenNumericErrorCode(t *testing.T) {
 	}
 }
 
+// TestCodeReplayRevokesToken: a replayed code revokes the token of its
+// first redemption, also when the replaying client hangs up at once (the
+// revocation must not run on the request's cancelled context).
 func TestCodeReplayRevokesToken(t *testing.T) {
-	e := newEnv(t)
-	e.login("alice")
-	code := e.code(wpID, wpCallback, "s")
-	first := decode(t, e.post(PathToken, tokenForm(wpID, wpSecret, code)))
-	if first.status != http.StatusOK {
-		t.Fatalf("first redemption: %d %v", first.status, first.body)
+	for _, hangUp := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hang up %v", hangUp), func(t *testing.T) {
+			e := newEnv(t)
+			e.login("alice")
+			code := e.code(wpID, wpCallback, "s")
+			first := decode(t, e.post(PathToken, tokenForm(wpID, wpSecret, code)))
+			if first.status != http.StatusOK {
+				t.Fatalf("first redemption: %d %v", first.status, first.body)
+			}
+			tok := first.body["access_token"].(string)
+			if rec := e.post(PathUserinfo, userinfoForm(wpID, wpSecret, tok)); rec.Code != http.StatusOK {
+				t.Fatalf("userinfo before replay: %d", rec.Code)
+			}
+			replay := formRequest(PathToken, tokenForm(wpID, wpSecret, code))
+			if hangUp {
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				e.serve(replay.WithContext(ctx))
+			} else {
+				wantAPIError(t, e.serve(replay), 400, "invalid_grant")
+			}
+			wantAPIError(t, e.post(PathUserinfo, userinfoForm(wpID, wpSecret, tok)), 401, "invalid_token")
+			if !strings.Contains(e.logs.String(), "oauth code replayed") {
+				t.Error("replay not logged")
+			}
+		})
 	}
-	tok := first.body["access_token"].(string)
-	if rec := e.post(PathUserinfo, userinfoForm(wpID, wpSecret, tok)); rec.Code != http.StatusOK {
-		t.Fatalf("userinfo before replay: %d", rec.Code)
-	}
-	wantAPIError(t, e.post(PathToken, tokenForm(wpID, wpSecret, code)), 400, "invalid_grant")
-	wantAPIError(t, e.post(PathUserinfo, userinfoForm(wpID, wpSecret, tok)), 401, "invalid_token")
-	if !strings.Contains(e.logs.String(), "oauth code replayed") {
-		t.Error("replay not logged")
-	}
-}
-
-// TestReplayRevokesEvenWhenCallerHangsUp: a replaying client that drops
-// the connection at once must not keep the first redemption's token alive
-// (the revocation would otherwise run on a cancelled context).
-func TestReplayRevokesEvenWhenCallerHangsUp(t *testing.T) {
-	e := newEnv(t)
-	e.login("alice")
-	code := e.code(wpID, wpCallback, "s")
-	first := decode(t, e.post(PathToken, tokenForm(wpID, wpSecret, code)))
-	if first.status != http.StatusOK {
-		t.Fatalf("first redemption: %d %v", first.status, first.body)
-	}
-	tok := first.body["access_token"].(string)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	e.serve(formRequest(PathToken, tokenForm(wpID, wpSecret, code)).WithContext(ctx))
-	wantAPIError(t, e.post(PathUserinfo, userinfoForm(wpID, wpSecret, tok)), 401, "invalid_token")
 }
 
 func TestCodeExpires(t *testing.T) {
