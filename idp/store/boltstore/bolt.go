@@ -150,11 +150,8 @@ func readLive(bkt *bolt.Bucket, key []byte, now int64, tombstones bool) (record,
 // committer, which may run the function twice: safe, because writing the
 // same record twice leaves the same state as writing it once.
 func (b *Backend) Put(ctx context.Context, bucket string, key, value []byte, expiresAt time.Time) error {
-	if err := check(ctx, "put", bucket, key); err != nil {
+	if err := checkWrite(ctx, "put", bucket, key, expiresAt); err != nil {
 		return err
-	}
-	if err := store.CheckExpiry(expiresAt); err != nil {
-		return fmt.Errorf("boltstore: put: %w", err)
 	}
 	v := encode(unixNano(expiresAt), 0, value)
 	return fail("put", b.commit.do(func(tx *bolt.Tx) error { return putIn(tx, bucket, key, v) }))
@@ -300,11 +297,8 @@ func (b *Backend) Consume(ctx context.Context, bucket string, key []byte, keep t
 
 // PutIfAbsent implements store.Backend.
 func (b *Backend) PutIfAbsent(ctx context.Context, bucket string, key, value []byte, expiresAt time.Time) (bool, error) {
-	if err := check(ctx, "put if absent", bucket, key); err != nil {
+	if err := checkWrite(ctx, "put if absent", bucket, key, expiresAt); err != nil {
 		return false, err
-	}
-	if err := store.CheckExpiry(expiresAt); err != nil {
-		return false, fmt.Errorf("boltstore: put if absent: %w", err)
 	}
 	var stored bool
 	err := b.update("put if absent", bucket, true, func(bkt *bolt.Bucket, now int64) error {
@@ -321,11 +315,8 @@ func (b *Backend) PutIfAbsent(ctx context.Context, bucket string, key, value []b
 
 // Incr implements store.Backend.
 func (b *Backend) Incr(ctx context.Context, bucket string, key []byte, expiresAt time.Time) (int64, error) {
-	if err := check(ctx, "incr", bucket, key); err != nil {
+	if err := checkWrite(ctx, "incr", bucket, key, expiresAt); err != nil {
 		return 0, err
-	}
-	if err := store.CheckExpiry(expiresAt); err != nil {
-		return 0, fmt.Errorf("boltstore: incr: %w", err)
 	}
 	var n int64
 	err := b.update("incr", bucket, true, func(bkt *bolt.Bucket, now int64) error {
@@ -368,7 +359,7 @@ func (b *Backend) Update(ctx context.Context, fn func(store.Tx) error) error {
 		return err
 	}
 	err := b.commit.do(func(tx *bolt.Tx) error {
-		if err := fn(boltTx{tx: tx, now: unixNano(b.now())}); err != nil {
+		if err := fn(boltTx{ctx: ctx, tx: tx, now: unixNano(b.now())}); err != nil {
 			return abort{err}
 		}
 		return nil
@@ -389,20 +380,21 @@ func (a abort) Error() string { return a.err.Error() }
 
 // boltTx is store.Tx inside one read-write transaction.
 type boltTx struct {
+	ctx context.Context
 	tx  *bolt.Tx
 	now int64
 }
 
 func (t boltTx) Put(bucket string, key, value []byte, expiresAt time.Time) error {
-	if err := checkWrite(bucket, key, expiresAt); err != nil {
-		return fmt.Errorf("boltstore: put: %w", err)
+	if err := checkWrite(t.ctx, "put", bucket, key, expiresAt); err != nil {
+		return err
 	}
 	return fail("put", putIn(t.tx, bucket, key, encode(unixNano(expiresAt), 0, value)))
 }
 
 func (t boltTx) Incr(bucket string, key []byte, expiresAt time.Time) (int64, error) {
-	if err := checkWrite(bucket, key, expiresAt); err != nil {
-		return 0, fmt.Errorf("boltstore: incr: %w", err)
+	if err := checkWrite(t.ctx, "incr", bucket, key, expiresAt); err != nil {
+		return 0, err
 	}
 	bkt, err := t.tx.CreateBucketIfNotExists([]byte(bucket))
 	if err != nil {
@@ -415,11 +407,15 @@ func (t boltTx) Incr(bucket string, key []byte, expiresAt time.Time) (int64, err
 	return n, nil
 }
 
-func checkWrite(bucket string, key []byte, expiresAt time.Time) error {
-	if err := store.CheckKey(bucket, key); err != nil {
+// checkWrite is check for a call that writes a record with an expiry.
+func checkWrite(ctx context.Context, op, bucket string, key []byte, expiresAt time.Time) error {
+	if err := check(ctx, op, bucket, key); err != nil {
 		return err
 	}
-	return store.CheckExpiry(expiresAt)
+	if err := store.CheckExpiry(expiresAt); err != nil {
+		return fmt.Errorf("boltstore: %s: %w", op, err)
+	}
+	return nil
 }
 
 // Sweep implements store.Backend. It deletes in chunks of sweepChunk per
