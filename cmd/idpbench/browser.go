@@ -105,18 +105,10 @@ func (b *browser) submit(ctx context.Context, from page, f form, stop func(*url.
 	return b.navigate(ctx, req, stop)
 }
 
-// readBody reads and closes resp's body: in one allocation when the
-// length is announced, else (chunked pages) through a reused buffer and
-// copied out at its size.
+// readBody reads and closes resp's body through a reused buffer, copied
+// out at its size.
 func readBody(resp *http.Response) ([]byte, error) {
 	defer resp.Body.Close()
-	if n := resp.ContentLength; n >= 0 && n <= maxBodyBytes {
-		body := make([]byte, n)
-		if _, err := io.ReadFull(resp.Body, body); err != nil {
-			return nil, err
-		}
-		return body, nil
-	}
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer bodyBuffers.Put(buf)
 	buf.Reset()

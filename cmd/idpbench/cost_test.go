@@ -14,9 +14,6 @@ import (
 // Benchmarks of the generator's own work per login (its CPU competes with
 // the IdP's on a 2-core machine): go test -bench . ./cmd/idpbench
 
-// realPages renders the IdP's own login and SAML auto-POST pages (the
-// embedded templates, as the server renders them), with a Response of a
-// realistic size.
 // loginData mirrors idp/server's login page data; templates see only the
 // names.
 type loginData struct {
@@ -24,8 +21,11 @@ type loginData struct {
 	WaitMinutes                                       int
 }
 
-func (d loginData) FlowURL() string { return "/login?flow=" + d.FlowID }
+func (d loginData) FlowURL() string { return "/login?flow=" + url.QueryEscape(d.FlowID) }
 
+// realPages renders the IdP's own login and SAML auto-POST pages (the
+// embedded templates, as the server renders them), with a Response of a
+// realistic size.
 func realPages(tb testing.TB) (login, post []byte) {
 	tb.Helper()
 	brand := templates.Brand{CompanyName: "Acme"}

@@ -148,83 +148,19 @@ func (f *form) input(name, typ string, val []byte) {
 }
 
 // attrValue is the value of an attribute from its source v (with its
-// quotes, if it had any; nil when the attribute had no value). The
-// character references template engines write (&amp; &lt; &gt; &quot;
-// &apos; and &#N; or &#xH; of printable ASCII, with their ';') are decoded
-// here; a value with any other reference, or a NUL, is decoded by the HTML
-// tokenizer itself, in the same quoting, for the attribute rules (a
-// reference without ';', code points the rules replace).
+// quotes, if it had any; nil when the attribute had no value). A value
+// without character references or NULs (every value of our own pages) is
+// its source; any other is decoded by the HTML tokenizer itself, in the
+// same quoting, for the attribute rules.
 func attrValue(v []byte) string {
 	raw := v
 	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') {
 		raw = v[1 : len(v)-1]
 	}
-	if bytes.IndexByte(raw, 0) >= 0 {
-		return tokenizerAttrValue(v)
-	}
-	amp := bytes.IndexByte(raw, '&')
-	if amp < 0 {
+	if bytes.IndexByte(raw, '&') < 0 && bytes.IndexByte(raw, 0) < 0 {
 		return string(raw)
 	}
-	out := make([]byte, 0, len(raw))
-	for amp >= 0 {
-		out = append(out, raw[:amp]...)
-		c, n := simpleRef(raw[amp:])
-		if n == 0 {
-			return tokenizerAttrValue(v)
-		}
-		out = append(out, c)
-		raw = raw[amp+n:]
-		amp = bytes.IndexByte(raw, '&')
-	}
-	return string(append(out, raw...))
-}
-
-// simpleRef decodes the character reference at the start of b when it is
-// one whose meaning is the same everywhere: the ASCII character and the
-// length of the reference, or 0, 0.
-func simpleRef(b []byte) (byte, int) {
-	semi := bytes.IndexByte(b, ';')
-	if semi < 2 || semi > 8 {
-		return 0, 0
-	}
-	switch ref := string(b[1:semi]); ref {
-	case "amp":
-		return '&', semi + 1
-	case "lt":
-		return '<', semi + 1
-	case "gt":
-		return '>', semi + 1
-	case "quot":
-		return '"', semi + 1
-	case "apos":
-		return '\'', semi + 1
-	}
-	if b[1] != '#' {
-		return 0, 0
-	}
-	digits, base := b[2:semi], 10
-	if len(digits) > 0 && digits[0]|0x20 == 'x' {
-		digits, base = digits[1:], 16
-	}
-	if len(digits) == 0 || len(digits) > 3 {
-		return 0, 0
-	}
-	n := 0
-	for _, d := range digits {
-		switch {
-		case '0' <= d && d <= '9':
-			n = n*base + int(d-'0')
-		case base == 16 && 'a' <= d|0x20 && d|0x20 <= 'f':
-			n = n*base + int(d|0x20-'a'+10)
-		default:
-			return 0, 0
-		}
-	}
-	if n < 0x20 || n > 0x7e {
-		return 0, 0
-	}
-	return byte(n), semi + 1
+	return tokenizerAttrValue(v)
 }
 
 // tokenizerAttrValue decodes the attribute value source v with

@@ -171,7 +171,13 @@ func fetchProfile(ctx context.Context, addr string, d time.Duration, path string
 	}
 	return f.Close()
 }
-func (s *ourIdP) stop() { stopProcess(s.cmd) }
+
+// stop ends the IdP; a nil s (one that failed to start) is nothing to stop.
+func (s *ourIdP) stop() {
+	if s != nil {
+		stopProcess(s.cmd)
+	}
+}
 
 // waitReady polls u every 2 ms until it answers 200.
 func waitReady(ctx context.Context, u string, limit time.Duration) error {

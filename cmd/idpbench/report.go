@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -186,7 +185,7 @@ func (r *report) markdown() string {
 		for path, kb := range m.FileKB {
 			files = append(files, fmt.Sprintf("%s %.1f MiB", filepath.Base(path), float64(kb)/1024))
 		}
-		sort.Strings(files)
+		slices.Sort(files)
 		fmt.Fprintf(&b, "\n## Memory\n\n- %d live SSO sessions (created in %.0f s): IdP RSS %.1f MiB: anonymous %.1f MiB; mapped files %s\n",
 			m.SessionsCreated, m.FillSeconds, float64(m.RSSKB)/1024, float64(m.AnonKB)/1024, strings.Join(files, ", "))
 	}

@@ -168,11 +168,7 @@ func (b *bench) memory(ctx context.Context, sl *slapd) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if idp != nil { // nil when the soak's IdP failed to start
-			idp.stop()
-		}
-	}()
+	defer func() { idp.stop() }() // the soak's IdP, once it replaces this one
 	w := watched{idp: idp.pid(), slapd: sl.pid()}
 	top := slices.Max(b.o.concurrency)
 	m := &b.report.Memory
