@@ -47,7 +47,10 @@ const (
 	// pendingWrites is how many of a day's newest numbers may be taken
 	// (Incr done) but not yet written (Put pending) by concurrent logins.
 	// Below them, a missing event means the older ones have expired too.
-	pendingWrites = 64
+	// idp/audit lets 256 events be stored at once per instance, and a
+	// backend without Updater (Redis) takes their numbers before writing
+	// them, so this allows for several instances.
+	pendingWrites = 1024
 )
 
 const labelAuditUser = "idp/store/v1/audit-user\x00"
@@ -103,12 +106,12 @@ func (s *typed) PutAudit(ctx context.Context, e idp.AuditEvent) error {
 		names = append(names, e.Login)
 	}
 	err = update(ctx, s.b, BucketAudit, func(tx Tx) error {
-		n, err := tx.Incr(BucketAudit, auditKey('c', day), ctrExp)
+		n, err := tx.Incr(auditKey('c', day), ctrExp)
 		if err != nil {
 			return err
 		}
 		eventKey := auditKey('e', day, seqBytes(n))
-		if err := tx.Put(BucketAudit, eventKey, v, exp); err != nil {
+		if err := tx.Put(eventKey, v, exp); err != nil {
 			return err
 		}
 		for _, name := range names {
@@ -116,11 +119,11 @@ func (s *typed) PutAudit(ctx context.Context, e idp.AuditEvent) error {
 				continue
 			}
 			u := auditUserHash(name)
-			k, err := tx.Incr(BucketAudit, auditKey('d', day, u), ctrExp)
+			k, err := tx.Incr(auditKey('d', day, u), ctrExp)
 			if err != nil {
 				return err
 			}
-			if err := tx.Put(BucketAudit, auditKey('f', day, u, seqBytes(k)), eventKey, exp); err != nil {
+			if err := tx.Put(auditKey('f', day, u, seqBytes(k)), eventKey, exp); err != nil {
 				return err
 			}
 		}

@@ -30,51 +30,6 @@ import (
 // backend itself, including use after Close, wrap idp.ErrStoreUnavailable.
 // A cancelled context makes an operation return the context's error without
 // touching the store.
-// Updater is an optional Backend interface for backends that can make
-// several writes one atomic transaction at the price of one (boltstore: one
-// group-commit write instead of one per call). PutAudit uses it, so that an
-// audit event costs one commit instead of four. fn's writes all happen or
-// none does; an error from fn undoes them and is returned. fn may run more
-// than once (the bolt committer retries a failed group write by write), so
-// it must not keep state between runs.
-type Updater interface {
-	Update(ctx context.Context, fn func(Tx) error) error
-}
-
-// Tx is the writes available inside Updater.Update. Each has the semantics
-// of the Backend method of the same name.
-type Tx interface {
-	Put(bucket string, key, value []byte, expiresAt time.Time) error
-	Incr(bucket string, key []byte, expiresAt time.Time) (int64, error)
-}
-
-// backendTx is Tx over a Backend's own calls: the same writes, one call
-// (and, in a durable backend, one commit) each, without atomicity.
-type backendTx struct {
-	ctx context.Context
-	b   Backend
-}
-
-func (t backendTx) Put(bucket string, key, value []byte, expiresAt time.Time) error {
-	return t.b.Put(t.ctx, bucket, key, value, expiresAt)
-}
-
-func (t backendTx) Incr(bucket string, key []byte, expiresAt time.Time) (int64, error) {
-	return t.b.Incr(t.ctx, bucket, key, expiresAt)
-}
-
-// update runs fn on the backend that holds bucket: in one transaction when
-// that backend is an Updater, else call by call.
-func update(ctx context.Context, b Backend, bucket string, fn func(Tx) error) error {
-	if s, ok := b.(*split); ok {
-		b = s.pick(bucket)
-	}
-	if u, ok := b.(Updater); ok {
-		return u.Update(ctx, fn)
-	}
-	return fn(backendTx{ctx: ctx, b: b})
-}
-
 type Backend interface {
 	// Put stores value under key until expiresAt, replacing any record.
 	Put(ctx context.Context, bucket string, key, value []byte, expiresAt time.Time) error
@@ -111,6 +66,53 @@ type Backend interface {
 	// Close releases the backend and stops its sweeper. It is idempotent;
 	// every other call after Close fails with idp.ErrStoreUnavailable.
 	Close() error
+}
+
+// Updater is an optional Backend interface for backends that can make
+// several writes one atomic transaction at the price of one (boltstore: one
+// group-commit write instead of one per call). PutAudit uses it, so that an
+// audit event costs one commit instead of four. fn's writes all happen or
+// none does; an error from fn undoes them and is returned. fn may run more
+// than once (the bolt committer retries a failed group write by write), so
+// it must not keep state between runs.
+type Updater interface {
+	Update(ctx context.Context, bucket string, fn func(Tx) error) error
+}
+
+// Tx is the writes available inside Updater.Update, all in the bucket
+// Update was given. Each has the semantics of the Backend method of the
+// same name.
+type Tx interface {
+	Put(key, value []byte, expiresAt time.Time) error
+	Incr(key []byte, expiresAt time.Time) (int64, error)
+}
+
+// backendTx is Tx over a Backend's own calls: the same writes, one call
+// (and, in a durable backend, one commit) each, without atomicity.
+type backendTx struct {
+	ctx    context.Context
+	b      Backend
+	bucket string
+}
+
+func (t backendTx) Put(key, value []byte, expiresAt time.Time) error {
+	return t.b.Put(t.ctx, t.bucket, key, value, expiresAt)
+}
+
+func (t backendTx) Incr(key []byte, expiresAt time.Time) (int64, error) {
+	return t.b.Incr(t.ctx, t.bucket, key, expiresAt)
+}
+
+// update runs fn on the backend that holds bucket: in one transaction when
+// that backend is an Updater, else call by call.
+func update(ctx context.Context, b Backend, bucket string, fn func(Tx) error) error {
+	if s, ok := b.(*split); ok {
+		b = s.pick(bucket)
+	}
+	if u, ok := b.(Updater); ok {
+		return u.Update(ctx, bucket, fn)
+	}
+	return fn(backendTx{ctx: ctx, b: b, bucket: bucket})
 }
 
 // ErrInvalid is wrapped by errors for calls that break the Backend contract

@@ -27,7 +27,7 @@ const recordV1 = 0x01
 
 // marshalRecord encodes v for the store.
 func marshalRecord(v any) ([]byte, error) {
-	e := recEncoder{b: make([]byte, 1, 256)}
+	e := recEncoder{b: make([]byte, 1, 512)}
 	e.b[0] = recordV1
 	switch r := v.(type) {
 	case idp.Session:

@@ -354,12 +354,19 @@ var _ store.Updater = (*Backend)(nil)
 // committer, so they share its transaction and its commit. An error from
 // fn rolls that transaction back; the committer then runs every write of
 // the group alone, so that only this one fails, and its error is returned.
-func (b *Backend) Update(ctx context.Context, fn func(store.Tx) error) error {
+func (b *Backend) Update(ctx context.Context, bucket string, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if bucket == "" {
+		return fmt.Errorf("boltstore: update: %w: empty bucket name", store.ErrInvalid)
+	}
 	err := b.commit.do(func(tx *bolt.Tx) error {
-		if err := fn(boltTx{ctx: ctx, tx: tx, now: unixNano(b.now())}); err != nil {
+		bkt, err := tx.CreateBucketIfNotExists([]byte(bucket))
+		if err != nil {
+			return err
+		}
+		if err := fn(boltTx{ctx: ctx, bucket: bucket, bkt: bkt, now: unixNano(b.now())}); err != nil {
 			return abort{err}
 		}
 		return nil
@@ -378,29 +385,26 @@ type abort struct{ err error }
 
 func (a abort) Error() string { return a.err.Error() }
 
-// boltTx is store.Tx inside one read-write transaction.
+// boltTx is store.Tx on one bucket inside one read-write transaction.
 type boltTx struct {
-	ctx context.Context
-	tx  *bolt.Tx
-	now int64
+	ctx    context.Context
+	bucket string
+	bkt    *bolt.Bucket
+	now    int64
 }
 
-func (t boltTx) Put(bucket string, key, value []byte, expiresAt time.Time) error {
-	if err := checkWrite(t.ctx, "put", bucket, key, expiresAt); err != nil {
+func (t boltTx) Put(key, value []byte, expiresAt time.Time) error {
+	if err := checkWrite(t.ctx, "put", t.bucket, key, expiresAt); err != nil {
 		return err
 	}
-	return fail("put", putIn(t.tx, bucket, key, encode(unixNano(expiresAt), 0, value)))
+	return fail("put", t.bkt.Put(key, encode(unixNano(expiresAt), 0, value)))
 }
 
-func (t boltTx) Incr(bucket string, key []byte, expiresAt time.Time) (int64, error) {
-	if err := checkWrite(t.ctx, "incr", bucket, key, expiresAt); err != nil {
+func (t boltTx) Incr(key []byte, expiresAt time.Time) (int64, error) {
+	if err := checkWrite(t.ctx, "incr", t.bucket, key, expiresAt); err != nil {
 		return 0, err
 	}
-	bkt, err := t.tx.CreateBucketIfNotExists([]byte(bucket))
-	if err != nil {
-		return 0, fail("incr", err)
-	}
-	n, err := incrIn(bkt, key, t.now, expiresAt)
+	n, err := incrIn(t.bkt, key, t.now, expiresAt)
 	if err != nil {
 		return 0, fail("incr", err)
 	}

@@ -35,21 +35,21 @@ func TestUpdateIsAtomic(t *testing.T) {
 			case 0: // a plain Put in the same groups
 				errs[i] = b.Put(ctx, "b", key, []byte("v"), exp)
 			case 1: // counter and record together
-				errs[i] = b.Update(ctx, func(tx store.Tx) error {
-					if _, err := tx.Incr("b", []byte("ctr"), exp); err != nil {
+				errs[i] = b.Update(ctx, "b", func(tx store.Tx) error {
+					if _, err := tx.Incr([]byte("ctr"), exp); err != nil {
 						return err
 					}
-					return tx.Put("b", key, []byte("v"), exp)
+					return tx.Put(key, []byte("v"), exp)
 				})
 			case 2: // writes, then an error: none of it may stay
-				errs[i] = b.Update(ctx, func(tx store.Tx) error {
-					if err := tx.Put("b", key, []byte("v"), exp); err != nil {
+				errs[i] = b.Update(ctx, "b", func(tx store.Tx) error {
+					if err := tx.Put(key, []byte("v"), exp); err != nil {
 						return err
 					}
-					if _, err := tx.Incr("b", []byte("ctr"), exp); err != nil {
+					if _, err := tx.Incr([]byte("ctr"), exp); err != nil {
 						return err
 					}
-					_, err := tx.Incr("b", []byte("text"), exp)
+					_, err := tx.Incr([]byte("text"), exp)
 					return err
 				})
 			}
@@ -82,12 +82,15 @@ func TestUpdateIsAtomic(t *testing.T) {
 func TestUpdateRefusesWhatPutRefuses(t *testing.T) {
 	b := open(t, filepath.Join(t.TempDir(), "u.db"))
 	ctx := context.Background()
-	err := b.Update(ctx, func(tx store.Tx) error { return tx.Put("b", nil, []byte("v"), time.Now().Add(time.Hour)) })
+	err := b.Update(ctx, "b", func(tx store.Tx) error { return tx.Put(nil, []byte("v"), time.Now().Add(time.Hour)) })
 	if !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("empty key: %v", err)
 	}
-	err = b.Update(ctx, func(tx store.Tx) error {
-		_, err := tx.Incr("b", []byte("k"), time.Time{})
+	if err := b.Update(ctx, "", func(store.Tx) error { return nil }); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("empty bucket: %v", err)
+	}
+	err = b.Update(ctx, "b", func(tx store.Tx) error {
+		_, err := tx.Incr([]byte("k"), time.Time{})
 		return err
 	})
 	if !errors.Is(err, store.ErrInvalid) {
@@ -96,7 +99,7 @@ func TestUpdateRefusesWhatPutRefuses(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	ran := false
-	if err := b.Update(cctx, func(store.Tx) error { ran = true; return nil }); !errors.Is(err, context.Canceled) || ran {
+	if err := b.Update(cctx, "b", func(store.Tx) error { ran = true; return nil }); !errors.Is(err, context.Canceled) || ran {
 		t.Errorf("cancelled: err %v, fn ran %v", err, ran)
 	}
 }
