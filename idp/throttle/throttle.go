@@ -175,7 +175,7 @@ func (t *Throttle) begin(ctx context.Context, scopes []*scope) (func(idp.LoginOu
 				// without failures that another attempt created has
 				// nothing to forget (and saves a store write).
 				if s.failures || s.created {
-					t.logErr(s, t.b.Delete(ctx, Bucket, []byte("w|"+s.key)))
+					t.logErr(s, t.b.Delete(ctx, Bucket, windowKey(s.key)))
 				}
 			default:
 				t.giveBack(ctx, s)
@@ -219,7 +219,7 @@ func (t *Throttle) reserve(ctx context.Context, s *scope) (blocked bool, retry t
 // failure (zero when none yet) and whether this call created the window
 // (when there was none).
 func (t *Throttle) window(ctx context.Context, key string) (id string, last time.Time, created bool, err error) {
-	wkey := []byte("w|" + key)
+	wkey := windowKey(key)
 	for range 3 {
 		v, err := t.b.Get(ctx, Bucket, wkey)
 		if err == nil {
@@ -275,7 +275,7 @@ func parseWindow(v []byte) (string, time.Time, error) {
 func (t *Throttle) failed(ctx context.Context, s *scope) {
 	now := t.now()
 	v := []byte(s.window + "|" + strconv.FormatInt(now.UnixNano(), 10))
-	t.logErr(s, t.b.Put(ctx, Bucket, []byte("w|"+s.key), v, now.Add(t.cfg.Window)))
+	t.logErr(s, t.b.Put(ctx, Bucket, windowKey(s.key), v, now.Add(t.cfg.Window)))
 }
 
 // giveBack frees the slot of an attempt that was not a failure.
@@ -313,3 +313,7 @@ func hashKey(scope, v string) string {
 	h := sha256.Sum256([]byte(scope + "\x00" + v))
 	return hex.EncodeToString(h[:16])
 }
+
+// windowKey is the store key of the window of the account (or address)
+// key.
+func windowKey(key string) []byte { return []byte("w|" + key) }

@@ -423,11 +423,7 @@ func TestConcurrentSuccessesOfOneAccount(t *testing.T) {
 			defer wg.Done()
 			for range 100 {
 				done, err := th.Begin(context.Background(), "shared", "")
-				var te *idp.ThrottledError
-				if errors.As(err, &te) {
-					continue // more in flight than the limit: refused, not failed
-				}
-				if err != nil {
+				if err != nil { // a store error, or a refusal: no failure was ever counted
 					errs.Add(1)
 					continue
 				}
@@ -437,7 +433,7 @@ func TestConcurrentSuccessesOfOneAccount(t *testing.T) {
 	}
 	wg.Wait()
 	if n := errs.Load(); n > 0 {
-		t.Fatalf("%d of 3200 attempts failed with a store error", n)
+		t.Fatalf("%d of 3200 attempts failed (store error or refused)", n)
 	}
 }
 
