@@ -59,16 +59,6 @@ func liveHeap() uint64 {
 	return m.HeapAlloc
 }
 
-// BenchmarkRetainedHeap for the figure as a metric). The bound is a sanity
-// check that something is measured, far above the expected value.
-func TestRetainedHeap(t *testing.T) {
-	n := retainedHeap(t)
-	t.Logf("a warm Set retains %d bytes (%.2f MiB)", n, float64(n)/(1<<20))
-	if n == 0 || n > 64<<20 {
-		t.Errorf("retained heap %d bytes: not plausible for a Set", n)
-	}
-}
-
 // BenchmarkRetainedHeap reports the heap a warm Set retains (retained-B)
 // and times loading and warming a Set.
 func BenchmarkRetainedHeap(b *testing.B) {

@@ -45,9 +45,14 @@ type browserGate struct {
 	skip  map[string]bool // route paths that bypass the line
 }
 
+// newBrowserGate makes the line for server.browser_concurrency n: 0 is
+// the default, a negative n (-1) no line at all.
 func newBrowserGate(n int, skip []string) *browserGate {
-	if n <= 0 {
+	switch {
+	case n < 0:
 		return nil
+	case n == 0:
+		n = defaultBrowserConcurrency()
 	}
 	g := &browserGate{slots: make(chan struct{}, n), skip: map[string]bool{}}
 	for _, p := range append(skip, alwaysServed...) {

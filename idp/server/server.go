@@ -156,11 +156,7 @@ func New(o Options) (*Server, error) {
 			backChannel = append(backChannel, bc.BackChannelPaths()...)
 		}
 	}
-	n := s.cfg.BrowserConcurrency
-	if n == 0 {
-		n = defaultBrowserConcurrency()
-	}
-	s.gate = newBrowserGate(n, backChannel)
+	s.gate = newBrowserGate(s.cfg.BrowserConcurrency, backChannel)
 	return s, nil
 }
 
