@@ -39,6 +39,14 @@ func newBrowserTB(t testing.TB, base string) *browser {
 	return &browser{t: t, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
+// in is b (same cookies) reporting to t, for use inside a subtest of the
+// test that made b: its failures then fail the subtest, not the parent.
+func (b *browser) in(t testing.TB) *browser {
+	c := *b
+	c.t = t
+	return &c
+}
+
 func (b *browser) get(path string) (*http.Response, string) {
 	b.t.Helper()
 	resp, err := b.c.Get(b.base + path)

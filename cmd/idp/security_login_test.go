@@ -157,6 +157,7 @@ func TestSecurityRedirectsAndReflection(t *testing.T) {
 		return u.Host != "" && u.Hostname() != "acme.ncpworkplace.com" && u.Hostname() != "auth.worksmobile.com"
 	}
 	t.Run("open redirects", func(t *testing.T) {
+		b := b.in(t)
 		for _, p := range []string{
 			"/logout?redirect_uri=https://evil.test/",
 			"/oauth/logout?redirect_uri=https://evil.test/",

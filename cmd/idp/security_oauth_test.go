@@ -78,6 +78,7 @@ func TestSecurityOAuthRedirectURI(t *testing.T) {
 	}
 	for name, ru := range tricks {
 		t.Run(name, func(t *testing.T) {
+			b := b.in(t)
 			resp, body := b.get(authorizeURL(wpClientID, ru, "s"))
 			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
 				t.Fatalf("redirect_uri %q: %d Location %q", ru, resp.StatusCode, resp.Header.Get("Location"))
@@ -89,21 +90,25 @@ func TestSecurityOAuthRedirectURI(t *testing.T) {
 	}
 	// Host names are case-insensitive: an upper-case host is the same host.
 	t.Run("upper-case host is the same host", func(t *testing.T) {
+		b := newBrowserTB(t, e.base)
 		b.startLogin(authorizeURL(wpClientID, "https://ACME.ncpworkplace.com/cb", "s"))
 	})
 	t.Run("unregistered client", func(t *testing.T) {
+		b := b.in(t)
 		resp, _ := b.get(authorizeURL("nobody", wpCallback, "s"))
 		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
 			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
 	})
 	t.Run("another client's redirect_uri", func(t *testing.T) {
+		b := b.in(t)
 		resp, _ := b.get(authorizeURL(wpClientID, "https://auth.worksmobile.com/oauth2/callback", "s"))
 		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
 			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
 	})
 	t.Run("repeated redirect_uri", func(t *testing.T) {
+		b := b.in(t)
 		resp, _ := b.get(authorizeURL(wpClientID, wpCallback, "s") + "&redirect_uri=" + url.QueryEscape("https://evil.test/"))
 		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
 			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Location"))
@@ -114,6 +119,7 @@ func TestSecurityOAuthRedirectURI(t *testing.T) {
 	// never ours to honour; what matters here is that the real code is a
 	// fresh one and the injected one is refused at the token endpoint.
 	t.Run("injected code and state", func(t *testing.T) {
+		b := b.in(t)
 		signIn(t, b, secUser, secPassword)
 		ru := wpCallback + "?code=attacker-code&state=attacker-state"
 		resp, _ := b.get(authorizeURL(wpClientID, ru, "real-state"))
@@ -151,6 +157,7 @@ func TestSecurityOAuthCodes(t *testing.T) {
 	}
 
 	t.Run("replay revokes the token", func(t *testing.T) {
+		b := b.in(t)
 		code := codeFor(t, b, wpClientID, wpCallback)
 		st, m := redeem(tokenForm(wpClientID, wpClientSecret, code, wpCallback))
 		tok, _ := m["access_token"].(string)
@@ -165,6 +172,7 @@ func TestSecurityOAuthCodes(t *testing.T) {
 		}
 	})
 	t.Run("concurrent redemption", func(t *testing.T) {
+		b := b.in(t)
 		code := codeFor(t, b, wpClientID, wpCallback)
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -196,6 +204,7 @@ func TestSecurityOAuthCodes(t *testing.T) {
 		}
 	})
 	t.Run("bound to the client", func(t *testing.T) {
+		b := b.in(t)
 		code := codeFor(t, b, wpClientID, wpCallback)
 		if st, m := redeem(tokenForm(nwClientID, nwSecret, code, "")); st != http.StatusBadRequest || m["error"] != "invalid_grant" {
 			t.Fatalf("other client redeemed: %d %v", st, m)
@@ -206,12 +215,14 @@ func TestSecurityOAuthCodes(t *testing.T) {
 		}
 	})
 	t.Run("bound to redirect_uri", func(t *testing.T) {
+		b := b.in(t)
 		code := codeFor(t, b, wpClientID, wpCallback)
 		if st, m := redeem(tokenForm(wpClientID, wpClientSecret, code, wpCallback+"/other")); st != http.StatusBadRequest || m["error"] != "invalid_grant" {
 			t.Fatalf("%d %v", st, m)
 		}
 	})
 	t.Run("expired", func(t *testing.T) {
+		b := b.in(t)
 		code := codeFor(t, b, wpClientID, wpCallback)
 		e.clock.Jump(61 * time.Second)
 		if st, m := redeem(tokenForm(wpClientID, wpClientSecret, code, "")); st != http.StatusBadRequest || m["error"] != "invalid_grant" {
@@ -259,6 +270,7 @@ func TestSecurityOAuthClientAuth(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			b := b.in(t)
 			code := codeFor(t, b, wpClientID, wpCallback)
 			form := tc.form
 			form.Set("grant_type", "authorization_code")
@@ -274,6 +286,7 @@ func TestSecurityOAuthClientAuth(t *testing.T) {
 		})
 	}
 	t.Run("basic alone is accepted", func(t *testing.T) {
+		b := b.in(t)
 		code := codeFor(t, b, wpClientID, wpCallback)
 		form := url.Values{"grant_type": {"authorization_code"}, "code": {code}}
 		resp, body := post(t, nil, e.base+"/oauth/token", form, map[string]string{"Authorization": basic(wpClientID, wpClientSecret)})
@@ -285,6 +298,7 @@ func TestSecurityOAuthClientAuth(t *testing.T) {
 	// right secret is refused with 429 for this client from this address;
 	// the other client is unaffected. Wrong codes count as well.
 	t.Run("guessing is throttled", func(t *testing.T) {
+		b := b.in(t)
 		for i := range 20 {
 			resp, _ := post(t, nil, e.base+"/oauth/userinfo", url.Values{"client_id": {nwClientID}, "client_secret": {"guess-" + strings.Repeat("x", i+10)}, "access_token": {"t"}}, nil)
 			if resp.StatusCode == http.StatusTooManyRequests {
@@ -333,6 +347,7 @@ func TestSecurityOAuthTokens(t *testing.T) {
 	signIn(t, b, secUser, secPassword)
 
 	t.Run("entropy", func(t *testing.T) {
+		b := b.in(t)
 		var samples []string
 		for range 40 {
 			code := codeFor(t, b, wpClientID, wpCallback)
@@ -378,6 +393,7 @@ func TestSecurityOAuthTokens(t *testing.T) {
 		}
 	})
 	t.Run("method, content type and headers", func(t *testing.T) {
+		b := b.in(t)
 		for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
 			req, _ := http.NewRequest(m, e.base+"/oauth/token?grant_type=authorization_code&client_id=x&client_secret=y&code=z", nil)
 			resp, err := http.DefaultClient.Do(req)

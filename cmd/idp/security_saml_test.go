@@ -109,12 +109,14 @@ func TestSecuritySAMLRequests(t *testing.T) {
 	now := time.Now()
 
 	t.Run("control", func(t *testing.T) {
+		b := b.in(t)
 		a := ssoGet(t, b, ssoQuery(deflateB64(samlXML("ncpworkplace.com", reqID(), acmeACS, now)), "r"))
 		if !a.assertion() || a.action != acmeACS {
 			t.Fatalf("valid request not answered: %d %q", a.status, a.action)
 		}
 	})
 	t.Run("ACS near-misses", func(t *testing.T) {
+		b := b.in(t)
 		for _, acs := range []string{
 			"https://evil.test/acs",
 			"https://acme.ncpworkplace.com.evil.test/acs",
@@ -141,6 +143,7 @@ func TestSecuritySAMLRequests(t *testing.T) {
 		}
 	})
 	t.Run("cross-SP audience isolation", func(t *testing.T) {
+		b := b.in(t)
 		// SP A (WORKPLACE) may not name SP B's ACS, nor B name A's.
 		for _, c := range []struct{ issuer, acs string }{{"ncpworkplace.com", worksACS}, {"worksmobile.com", acmeACS}} {
 			a := ssoGet(t, b, ssoQuery(deflateB64(samlXML(c.issuer, reqID(), c.acs, now)), "r"))
@@ -178,6 +181,7 @@ func TestSecuritySAMLRequests(t *testing.T) {
 		}
 	}
 	t.Run("bad ID", func(t *testing.T) {
+		b := b.in(t)
 		for _, id := range []string{"", "1abc", "a b", "a<b", `a"b`, strings.Repeat("a", 300), "a:b"} {
 			x := strings.Replace(samlXML("ncpworkplace.com", "PLACEHOLDER", acmeACS, now), `ID="PLACEHOLDER"`, `ID="`+html.EscapeString(id)+`"`, 1)
 			noAssertion(t, "ID "+id, ssoGet(t, b, ssoQuery(deflateB64(x), "r")))
@@ -186,6 +190,7 @@ func TestSecuritySAMLRequests(t *testing.T) {
 		noAssertion(t, "no ID", ssoGet(t, b, ssoQuery(deflateB64(x), "r")))
 	})
 	t.Run("IssueInstant", func(t *testing.T) {
+		b := b.in(t)
 		for name, at := range map[string]time.Time{"old": now.Add(-10 * time.Minute), "future": now.Add(10 * time.Minute), "epoch": time.Unix(0, 0), "far future": now.AddDate(50, 0, 0)} {
 			noAssertion(t, name, ssoGet(t, b, ssoQuery(deflateB64(samlXML("ncpworkplace.com", reqID(), acmeACS, at)), "r")))
 		}
@@ -193,6 +198,7 @@ func TestSecuritySAMLRequests(t *testing.T) {
 		noAssertion(t, "missing", ssoGet(t, b, ssoQuery(deflateB64(x), "r")))
 	})
 	t.Run("replay", func(t *testing.T) {
+		b := b.in(t)
 		q := ssoQuery(deflateB64(samlXML("ncpworkplace.com", reqID(), acmeACS, now)), "r")
 		if a := ssoGet(t, b, q); !a.assertion() {
 			t.Fatal("first request not answered")
@@ -202,6 +208,7 @@ func TestSecuritySAMLRequests(t *testing.T) {
 		noAssertion(t, "replay re-encoded", ssoGet(t, b, q))
 	})
 	t.Run("malformed and duplicated parameters", func(t *testing.T) {
+		b := b.in(t)
 		good := deflateB64(samlXML("ncpworkplace.com", reqID(), acmeACS, now))
 		for name, q := range map[string]string{
 			"no SAMLRequest":      "RelayState=r",
@@ -253,6 +260,7 @@ func TestSecuritySAMLXML(t *testing.T) {
 	}
 	for name, x := range cases {
 		t.Run(name, func(t *testing.T) {
+			b := b.in(t)
 			for _, binding := range []string{"redirect", "post"} {
 				start := time.Now()
 				var a samlAnswer
@@ -276,6 +284,7 @@ func TestSecuritySAMLXML(t *testing.T) {
 		})
 	}
 	t.Run("DEFLATE bomb", func(t *testing.T) {
+		b := b.in(t)
 		var buf bytes.Buffer
 		w, _ := flate.NewWriter(&buf, flate.BestCompression)
 		w.Write([]byte("<samlp:AuthnRequest "))
@@ -306,6 +315,7 @@ func TestSecuritySAMLOutput(t *testing.T) {
 	b := newBrowserTB(t, e.base)
 	signIn(t, b, secUser, secPassword)
 	t.Run("RelayState XSS and exact round-trip", func(t *testing.T) {
+		b := b.in(t)
 		for _, relay := range []string{
 			`"><script>alert(1)</script>`,
 			`'><img src=x onerror=alert(1)>`,
@@ -327,6 +337,7 @@ func TestSecuritySAMLOutput(t *testing.T) {
 		}
 	})
 	t.Run("response page headers", func(t *testing.T) {
+		b := b.in(t)
 		a := ssoGet(t, b, ssoQuery(deflateB64(samlXML("ncpworkplace.com", reqID(), acmeACS, time.Now())), "r"))
 		h := a.header
 		csp := h.Get("Content-Security-Policy")
