@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
-	"html"
 	"net/http"
 	"net/url"
 	"os"
@@ -97,7 +96,7 @@ saml:
 
 	acs := "https://acme.ncpworkplace.com/authn/saml/acs"
 	relay := `https://acme.ncpworkplace.com/home?a=1&b=<x>`
-	login := func(id string) (formShown bool, samlResponse, relayOut string) {
+	login := func(id string) (formShown bool, p samlPost) {
 		t.Helper()
 		q := url.Values{"SAMLRequest": {workplaceAuthnRequest(t, id, acs)}, "RelayState": {relay}}
 		resp, body := b.get("/saml/sso?" + q.Encode())
@@ -108,30 +107,24 @@ saml:
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("expected the auto-POST page, got %d: %s", resp.StatusCode, body)
 		}
-		if m := postFormAction.FindStringSubmatch(body); m == nil || html.UnescapeString(m[1]) != acs {
-			t.Fatalf("form does not post to the ACS: %v", m)
+		p, err := parseSAMLPost([]byte(body))
+		if p.Action != acs {
+			t.Fatalf("form does not post to the ACS: %q", p.Action)
 		}
 		if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "https://acme.ncpworkplace.com") {
 			t.Errorf("CSP form-action does not allow the ACS: %q", resp.Header.Get("Content-Security-Policy"))
 		}
-		for _, m := range postFormField.FindAllStringSubmatch(body, -1) {
-			if m[1] == "SAMLResponse" {
-				samlResponse = html.UnescapeString(m[2])
-			} else {
-				relayOut = html.UnescapeString(m[2])
-			}
+		if err != nil {
+			t.Fatal(err)
 		}
-		return formShown, samlResponse, relayOut
+		return formShown, p
 	}
 
-	shown, sr, relayOut := login("_req1aaaaaaaaaaaaaaaaaaaaaa")
-	if !shown || relayOut != relay {
-		t.Fatalf("form shown %v; RelayState %q must round-trip exactly", shown, relayOut)
+	shown, p := login("_req1aaaaaaaaaaaaaaaaaaaaaa")
+	if !shown || p.RelayState != relay {
+		t.Fatalf("form shown %v; RelayState %q must round-trip exactly", shown, p.RelayState)
 	}
-	raw, err := base64.StdEncoding.DecodeString(sr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := p.Response
 	acsURL, _ := url.Parse(acs)
 	sp := crewjam.ServiceProvider{EntityID: "ncpworkplace.com", AcsURL: *acsURL, IDPMetadata: &md}
 	a, err := sp.ParseXMLResponse(raw, []string{"_req1aaaaaaaaaaaaaaaaaaaaaa"}, *acsURL)
@@ -148,17 +141,17 @@ saml:
 	xmlsec1(t, raw, []byte(pemBody))
 
 	// Second visit: the session answers without the form.
-	shown, sr, _ = login("_req2bbbbbbbbbbbbbbbbbbbbbb")
-	if shown || sr == "" {
+	shown, p = login("_req2bbbbbbbbbbbbbbbbbbbbbb")
+	if shown || len(p.Response) == 0 {
 		t.Fatalf("SSO visit showed the form (%v) or gave no Response", shown)
 	}
 	// A replayed request ID never yields an assertion.
 	q := url.Values{"SAMLRequest": {workplaceAuthnRequest(t, "_req2bbbbbbbbbbbbbbbbbbbbbb", acs)}, "RelayState": {"r"}}
 	_, body := b.get("/saml/sso?" + q.Encode())
-	if m := postFormField.FindStringSubmatch(body); m != nil {
-		raw, _ := base64.StdEncoding.DecodeString(html.UnescapeString(m[2]))
-		if bytes.Contains(raw, []byte("<saml:Assertion")) || !bytes.Contains(raw, []byte("urn:oasis:names:tc:SAML:2.0:status:Requester")) {
-			t.Errorf("replayed request answered with:\n%s", raw)
+	if strings.Contains(body, `name="SAMLResponse"`) {
+		p, err := parseSAMLPost([]byte(body))
+		if err != nil || bytes.Contains(p.Response, []byte("<saml:Assertion")) || !bytes.Contains(p.Response, []byte("urn:oasis:names:tc:SAML:2.0:status:Requester")) {
+			t.Errorf("replayed request answered with (%v):\n%s", err, p.Response)
 		}
 	}
 }
