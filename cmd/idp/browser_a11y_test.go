@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -164,8 +163,7 @@ func (tb *tab) activeID() string {
 // if any) under 100 KB, nothing from another site.
 func (tb *tab) wantLoginPageLight(at string) {
 	tb.t.Helper()
-	p, _ := url.Parse(at)
-	idpURL := p.Scheme + "://" + p.Host
+	idpURL := originOf(at)
 	load, ok := tb.rec.lastLoad(regexp.MustCompile("^" + regexp.QuoteMeta(at)))
 	if !ok {
 		tb.t.Fatalf("no load of the login page at %s recorded: %v", at, tb.rec.documents())

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"math/big"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -419,11 +418,7 @@ func (r *recorder) event(ev any) {
 }
 
 func (r *recorder) allowedOrigin(u string) bool {
-	p, err := url.Parse(u)
-	if err != nil {
-		return false
-	}
-	origin := p.Scheme + "://" + p.Host
+	origin := originOf(u)
 	for _, a := range r.allowed {
 		if origin == a {
 			return true

@@ -82,7 +82,7 @@ func (tb *tab) keyboardLogin(user, pass string) int64 {
 // (/login?flow=ID); wantFormReloads checks that, once.
 func (tb *tab) waitLoginForm(at string) string {
 	tb.t.Helper()
-	tb.waitURL(at, ownLoginURL(at))
+	tb.waitURL(at, ownLoginURL(at, ""))
 	tb.do(chromedp.WaitVisible(chromedp.CSS("#password")))
 	flow := tb.value(`input[name="flow"]`)
 	if flow == "" {
@@ -98,7 +98,7 @@ func (tb *tab) waitLoginForm(at string) string {
 // request ID is accepted once).
 func (tb *tab) wantFormReloads(at, flow string) {
 	tb.t.Helper()
-	tb.waitURL(ownLoginURL(at) + url.QueryEscape(flow))
+	tb.waitURL(ownLoginURL(at, flow))
 	tb.wantStatus("reload of the login form", tb.open(tb.url()), http.StatusOK)
 	tb.do(chromedp.WaitVisible(chromedp.CSS("#password")))
 	if got := tb.value(`input[name="flow"]`); got != flow {
@@ -106,10 +106,18 @@ func (tb *tab) wantFormReloads(at, flow string) {
 	}
 }
 
-// ownLoginURL is the prefix of the login form's own URL on the IdP of at.
-func ownLoginURL(at string) string {
-	u, _ := url.Parse(at)
-	return u.Scheme + "://" + u.Host + "/login?flow="
+// ownLoginURL is the own URL of the login form of pending request flow on
+// the IdP of at; with flow "" it is the prefix of every such URL.
+func ownLoginURL(at, flow string) string { return originOf(at) + flowLoginPath(flow) }
+
+// originOf is the origin (scheme://host[:port]) of URL u, or "" when u does
+// not parse.
+func originOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Scheme + "://" + p.Host
 }
 
 // waitFocus gives the page's autofocus a moment to land (a loaded machine

@@ -63,16 +63,26 @@ func (b *browser) get(path string) (*http.Response, string) {
 // answer to the SP's request.
 func flowLoginPath(flow string) string { return "/login?flow=" + url.QueryEscape(flow) }
 
+// parkedFlowURL returns the own URL (flowLoginPath) of the login form that
+// answered an SP's login request with resp and body, or "" when the request
+// was not parked for login (the test of parkedForLogin, reading the page
+// once).
+func parkedFlowURL(resp *http.Response, body []byte) string {
+	if flow := loginFormFlow(body); resp.StatusCode == http.StatusOK && flow != "" {
+		return flowLoginPath(flow)
+	}
+	return ""
+}
+
 // startLogin sends an SP's login request by GET (path: the IdP's login URL
 // with the SP's query), which must be answered with the login form of a
 // new pending request (the form itself, not a redirect to it). It returns
 // the page and the form's own URL (/login?flow=ID).
 func (b *browser) startLogin(path string) (page, flowURL string) {
 	b.t.Helper()
-	j := &journey{t: b.t, c: b.c, route: func(int) string { return b.base }}
-	page, flowURL, err := j.start("SP login request", path)
-	if err != nil {
-		b.t.Fatalf("GET %.80s: %v", path, err)
+	resp, page := b.get(path)
+	if flowURL = parkedFlowURL(resp, []byte(page)); flowURL == "" {
+		b.t.Fatalf("GET %.80s: not the login form of a pending request: HTTP %d: %.300s", path, resp.StatusCode, page)
 	}
 	return page, flowURL
 }

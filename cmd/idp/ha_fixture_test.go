@@ -258,10 +258,10 @@ func (j *journey) start(name, uri string) (page, flowURL string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	if !parkedForLogin(resp, []byte(page)) {
+	if flowURL = parkedFlowURL(resp, []byte(page)); flowURL == "" {
 		return "", "", &stepError{step: name, status: resp.StatusCode, body: "not the login form of a pending request: " + page}
 	}
-	return page, flowLoginPath(loginFormFlow([]byte(page))), nil
+	return page, flowURL, nil
 }
 
 // login fetches the login page of step n and posts the password at step n+1.

@@ -58,10 +58,7 @@ func parkedAt(resp *http.Response, body string) string {
 	if loc := resp.Header.Get("Location"); resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(loc, "/login?flow=") {
 		return loc
 	}
-	if parkedForLogin(resp, []byte(body)) {
-		return flowLoginPath(loginFormFlow([]byte(body)))
-	}
-	return ""
+	return parkedFlowURL(resp, []byte(body))
 }
 
 func readAnswer(t testing.TB, resp *http.Response, body string) samlAnswer {
