@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -240,7 +239,7 @@ func TestADTransport(t *testing.T) {
 	})
 	t.Run("unknown CA", func(t *testing.T) {
 		cfg := adConfig(dc)
-		cfg.CAFile = writeOtherCA(t)
+		cfg.CAFile = certstest.WriteOtherCAFile(t, "other CA")
 		a, _ := newADAuth(t, cfg)
 		mustOutage(t, a, "alice", adAlice.password)
 	})
@@ -347,18 +346,4 @@ func TestADRefusesReferralHost(t *testing.T) {
 	cfg.User.Scope = "sub"
 	a, _ := newADAuth(t, cfg)
 	mustLogin(t, a, "bob", adBob.password, adDN("bob"))
-}
-
-// writeOtherCA writes a CA certificate that signed nothing the DC uses.
-func writeOtherCA(t *testing.T) string {
-	t.Helper()
-	ca, err := certstest.NewCA("other CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "other-ca.pem")
-	if err := os.WriteFile(path, ca.PEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

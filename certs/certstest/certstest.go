@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 )
 
@@ -107,6 +108,22 @@ func WriteServerFiles(dir, name string, ips []net.IP, names []string) (caFile, c
 		}
 	}
 	return caFile, certFile, keyFile, nil
+}
+
+// WriteOtherCAFile writes, in a temporary directory of tb, the certificate
+// of a fresh CA named name that signed nothing else, for tests that must see
+// certificate verification fail, and returns the file's path.
+func WriteOtherCAFile(tb testing.TB, name string) string {
+	tb.Helper()
+	ca, err := NewCA(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(tb.TempDir(), "other-ca.pem")
+	if err := os.WriteFile(path, ca.PEM, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
 }
 
 // ReadPool reads the PEM certificates in file (such as the ca.pem that

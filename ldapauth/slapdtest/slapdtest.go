@@ -353,15 +353,7 @@ func (s *Server) CertPool(tb testing.TB) *x509.CertPool {
 // server certificate, for tests that must see verification fail.
 func (s *Server) WrongCAFile(tb testing.TB) string {
 	tb.Helper()
-	ca, err := certstest.NewCA("slapdtest wrong CA")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	path := filepath.Join(tb.TempDir(), "wrong-ca.pem")
-	if err := os.WriteFile(path, ca.PEM, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return path
+	return certstest.WriteOtherCAFile(tb, "slapdtest wrong CA")
 }
 
 // Conn returns a connection bound as the root DN, upgraded with StartTLS,
