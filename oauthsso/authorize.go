@@ -1,10 +1,12 @@
 package oauthsso
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -157,7 +159,7 @@ func (p *Provider) Resume(c echo.Context, f idp.Flow, sess idp.Session) error {
 		TokenID:   idp.NewID(p.h.Rand()),
 		ExpiresAt: now.Add(p.cfg.CodeLifetime),
 	}
-	if err := p.h.Store().PutCode(c.Request().Context(), code); err != nil {
+	if err := p.issue(c.Request().Context(), cl, code, now); err != nil {
 		log.Error("oauth code store failed", "client", cl.Name, "err", err)
 		// After a valid request the SP learns of every failure through its
 		// redirect_uri (RFC 6749 §4.1.2.1): an outage as
@@ -171,6 +173,34 @@ func (p *Provider) Resume(c echo.Context, f idp.Flow, sess idp.Session) error {
 		v.Set("state", pl.State)
 	}
 	return p.redirect(c, appendQuery(pl.RedirectURI, v))
+}
+
+// issue stores a new code and, at the same time, the access token its
+// redemption will hand out. The token is written now so that the token
+// call only reads and spends the code and never waits for a disk commit
+// (codes are short-lived records, tokens durable ones: see
+// store.ShortLivedBuckets). Its ID is secret until that call succeeds, and
+// a replayed code can revoke it with one delete, in whatever order the
+// calls run. Its lifetime counts from now: the token call announces what
+// is left of it as expires_in.
+func (p *Provider) issue(ctx context.Context, cl *client, code idp.Code, now time.Time) error {
+	st := p.h.Store()
+	tok := idp.Token{
+		ID:        code.TokenID,
+		ClientID:  cl.ClientID,
+		SessionID: code.SessionID,
+		IssuedAt:  now,
+		ExpiresAt: now.Add(cl.AccessTokenLifetime),
+	}
+	tokErr := make(chan error, 1)
+	go func() { tokErr <- st.PutToken(ctx, tok) }()
+	codeErr := st.PutCode(ctx, code)
+	if err := errors.Join(codeErr, <-tokErr); err != nil {
+		// Neither ID has been shown to anyone; the delete is tidiness.
+		_ = st.RevokeToken(context.WithoutCancel(ctx), tok.ID)
+		return err
+	}
+	return nil
 }
 
 // Deny implements server.Protocol: the user authenticated but may not sign

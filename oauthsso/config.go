@@ -102,8 +102,10 @@ type Client struct {
 	// workplace https://{company}.ncpworkplace.com/authn/logoutProcess,
 	// naverworks https://auth.worksmobile.com/view/oauth/sso/logout.
 	SPLogoutURL string `yaml:"sp_logout_url"`
-	// AccessTokenLifetime is the token lifetime, sent as expires_in; the SP
-	// keeps the user logged in that long. Default 1h, between 1m and 720h.
+	// AccessTokenLifetime is the token lifetime, counted from the sign-in
+	// that issued the code (the token is stored with it) and sent as
+	// expires_in, what is left of it at the token call; the SP keeps the
+	// user logged in that long. Default 1h, between 1m and 720h.
 	AccessTokenLifetime time.Duration `yaml:"access_token_lifetime"`
 	// ExpiresInType is "string" or "number", the JSON type of expires_in.
 	// Default: workplace string, naverworks number.

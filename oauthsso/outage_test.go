@@ -151,8 +151,8 @@ func TestTokenStoreOutage(t *testing.T) {
 		{"code read and take", map[string]error{"GetCode": errOutage, "TakeCode": errOutage}, nil, true, true},
 		{"code take", map[string]error{"TakeCode": errOutage}, nil, true, true},
 		{"session read", map[string]error{"GetSession": errOutage}, nil, true, false},
-		{"token write", map[string]error{"PutToken": errOutage}, nil, true, false},
-		{"replay guard", map[string]error{"FirstUse": errOutage}, nil, true, false},
+		{"token read", map[string]error{"GetToken": errOutage}, nil, true, true},
+		{"corrupt token", map[string]error{"GetToken": errCorrupt}, nil, false, true},
 		{"failure limiter", nil, errOutage, true, true},
 		{"corrupt code", map[string]error{"GetCode": errCorrupt, "TakeCode": errCorrupt}, nil, false, true},
 		{"corrupt session", map[string]error{"GetSession": errCorrupt}, nil, false, false},
@@ -214,17 +214,21 @@ func TestUserinfoStoreOutage(t *testing.T) {
 func TestAuthorizeStoreOutage(t *testing.T) {
 	for _, tc := range []struct {
 		name, client, callback, state string
+		call                          string // the failing store call
 		err                           error
 		want                          string
 	}{
-		{"outage workplace", wpID, wpCallback, "st-1", errOutage, "temporarily_unavailable"},
-		{"outage naverworks", nwID, nwCallback, "", errOutage, "temporarily_unavailable"},
-		{"corrupt", wpID, wpCallback, "st-1", errCorrupt, "server_error"},
+		{"outage workplace", wpID, wpCallback, "st-1", "PutCode", errOutage, "temporarily_unavailable"},
+		{"outage naverworks", nwID, nwCallback, "", "PutCode", errOutage, "temporarily_unavailable"},
+		{"corrupt", wpID, wpCallback, "st-1", "PutCode", errCorrupt, "server_error"},
+		// The token is stored with the code (issue).
+		{"token outage", wpID, wpCallback, "st-1", "PutToken", errOutage, "temporarily_unavailable"},
+		{"token failure", nwID, nwCallback, "", "PutToken", errCorrupt, "server_error"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.login("alice")
-			e.breakStore(map[string]error{"PutCode": tc.err}, nil)
+			e.breakStore(map[string]error{tc.call: tc.err}, nil)
 			rec := e.get(authorizeURL(tc.client, tc.callback, tc.state))
 			loc := rec.Header().Get("Location")
 			if rec.Code != http.StatusSeeOther || !strings.HasPrefix(loc, tc.callback) {

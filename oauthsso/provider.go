@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -54,13 +53,12 @@ func WithClientLimiter(l ClientLimiter) Option {
 // Provider is the OAuth SSO protocol. It is immutable after New and safe for
 // concurrent use once registered.
 type Provider struct {
-	cfg      Config
-	clients  map[string]*client // by client_id
-	byName   map[string]*client
-	logout   map[string]bool // union of every client's logout_redirect_domains
-	maxToken time.Duration   // longest access_token_lifetime, for replay markers
-	limiter  ClientLimiter
-	h        server.Host
+	cfg     Config
+	clients map[string]*client // by client_id
+	byName  map[string]*client
+	logout  map[string]bool // union of every client's logout_redirect_domains
+	limiter ClientLimiter
+	h       server.Host
 }
 
 var (
@@ -109,12 +107,8 @@ func New(cfg Config, opts ...Option) (*Provider, error) {
 		for _, d := range c.LogoutRedirectDomains {
 			p.logout[d] = true
 		}
-		p.maxToken = max(p.maxToken, c.AccessTokenLifetime)
 		p.clients[c.ClientID] = cl
 		p.byName[c.Name] = cl
-	}
-	if p.maxToken == 0 {
-		p.maxToken = DefaultAccessTokenLifetime
 	}
 	for _, o := range opts {
 		o(p)

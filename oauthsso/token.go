@@ -5,17 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/ncp-sso/idp/idp"
 )
-
-// replayNamespace is the idp.ReplayGuard namespace in which the token call
-// and a replayed code meet (see revokeOnReplay).
-const replayNamespace = "oauth_code_token"
 
 var (
 	errGrant = &apiError{http.StatusBadRequest, "invalid_grant", "the code is invalid, expired or already used"}
@@ -71,7 +66,10 @@ func (p *Provider) token(c echo.Context) error {
 		return p.writeError(c, cl, aerr)
 	}
 	resp := tokenResponse{AccessToken: tok.ID, TokenType: "Bearer"}
-	secs := int64(cl.AccessTokenLifetime.Seconds())
+	// The token's lifetime counts from the sign-in that issued the code
+	// (issue), normally milliseconds ago: announce what is left of it, to
+	// the nearest second (the configured lifetime, for a prompt SP).
+	secs := max(int64((tok.ExpiresAt.Sub(p.h.Now())+time.Second/2)/time.Second), 1)
 	if cl.ExpiresInType == "number" {
 		resp.ExpiresIn = secs
 	} else {
@@ -83,14 +81,13 @@ func (p *Provider) token(c echo.Context) error {
 // redeemTimeout bounds a redemption that no longer listens to its caller.
 const redeemTimeout = 10 * time.Second
 
-// redeem consumes a code and stores the token issued from it.
+// redeem spends a code and returns the token stored with it (issue).
 //
-// It reads the code first and checks it; then it spends the code and
-// stores the token at the same time, so that both writes share one store
-// commit (the token call waits for the disk once, not twice). Only
-// TakeCode decides who redeems: a redemption that loses a race, or finds
-// the code gone, deletes the token it wrote, and a replay revokes the
-// token as before (revokeOnReplay).
+// It reads the code first and checks it, then spends it: only TakeCode
+// decides who redeems, and nothing is written but the spent mark, so the
+// call never waits for a disk commit. A code refused after it was read is
+// burnt and its unseen token deleted; a replay revokes the token the first
+// redemption handed out (revokeOnReplay).
 func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form params) (idp.Token, *apiError) {
 	log := p.logCtx(ctx)
 	st := p.h.Store()
@@ -99,11 +96,12 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 	if err != nil {
 		// Spent, unknown, expired, or the store failed: taking it tells
 		// a replay (whose token is revoked) from a guess.
-		aerr := p.take(ctx, cl, codeID)
+		taken, aerr := p.take(ctx, cl, codeID)
 		if aerr == nil {
 			// It was redeemable after all (written between the read and
 			// the take); it is spent now, and this call is refused.
 			log.Warn("oauth token refused", "client", cl.Name, "reason", "code appeared during redemption")
+			p.discard(ctx, cl, taken.TokenID)
 			aerr = errGrant
 		}
 		return idp.Token{}, aerr
@@ -120,6 +118,8 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 		reason = "redirect_uri differs from the login request"
 	}
 	var sess idp.Session
+	var tok idp.Token
+	var readErr *apiError // a failed read: the code is burnt, the call 5xx
 	if reason == "" {
 		// A logout between login and token call ends the grant too.
 		sess, err = st.GetSession(ctx, code.SessionID)
@@ -128,111 +128,88 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 			reason = "session ended"
 		case err != nil:
 			log.Error("oauth session read failed", "client", cl.Name, "err", err)
-			_ = p.take(ctx, cl, codeID)
+			reason, readErr = "session unreadable", storeFailure(err)
+		}
+	}
+	if reason == "" {
+		// Read before the take, so that a failed read leaves the code
+		// unspent for the SP's retry. A replay that spends the code
+		// after this read revokes the token after it is handed out.
+		tok, err = st.GetToken(ctx, code.TokenID)
+		switch {
+		case errors.Is(err, idp.ErrNotFound):
+			// Revoked since issue: a replay of this code raced this call.
+			reason = "token revoked before redemption"
+		case err != nil:
+			log.Error("oauth token read failed", "client", cl.Name, "err", err)
 			return idp.Token{}, storeFailure(err)
 		}
 	}
-	if reason != "" {
-		if aerr := p.take(ctx, cl, codeID); aerr != nil {
-			return idp.Token{}, aerr
+	_, aerr := p.take(ctx, cl, codeID)
+	switch {
+	case aerr == errGrantUnknown:
+		// It existed a moment ago (not a guess) and expired meanwhile.
+		p.discard(ctx, cl, code.TokenID)
+		return idp.Token{}, errGrant
+	case aerr != nil:
+		// Spent by another call (whose take revoked the token), or the
+		// store failed and the code is still unspent for a retry.
+		return idp.Token{}, aerr
+	case reason != "":
+		// This call burnt the code: its token is never handed out.
+		p.discard(ctx, cl, code.TokenID)
+		if readErr != nil {
+			return idp.Token{}, readErr
 		}
 		log.Warn("oauth token refused", "client", cl.Name, "reason", reason)
-		return idp.Token{}, errGrant
-	}
-	tok := idp.Token{
-		ID:        code.TokenID,
-		ClientID:  cl.ClientID,
-		SessionID: code.SessionID,
-		IssuedAt:  now,
-		ExpiresAt: now.Add(cl.AccessTokenLifetime),
-	}
-	var putErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		putErr = st.PutToken(ctx, tok)
-	}()
-	aerr := p.take(ctx, cl, codeID)
-	wg.Wait()
-	if aerr == nil && putErr != nil {
-		log.Error("oauth token store failed", "client", cl.Name, "err", putErr)
-		aerr = storeFailure(putErr)
-	}
-	if aerr != nil {
-		// Lost the race, the code expired meanwhile, or a write failed:
-		// no token from this call may stay behind. (A replay has revoked
-		// it already; revoking twice is harmless.)
-		if rerr := st.RevokeToken(ctx, tok.ID); rerr != nil {
-			log.Error("oauth token revoke failed", "client", cl.Name, "err", rerr)
-		}
-		if aerr == errGrantUnknown {
-			aerr = errGrant // it existed a moment ago: not a guess
-		}
-		return idp.Token{}, aerr
-	}
-	// Meet a concurrent replay of the same code (see revokeOnReplay): if the
-	// replay marked the token first, it may have revoked before PutToken ran,
-	// so revoke here.
-	first, err := st.FirstUse(ctx, replayNamespace, tok.ID, now.Add(p.maxToken))
-	if err != nil || !first {
-		if rerr := st.RevokeToken(ctx, tok.ID); rerr != nil {
-			log.Error("oauth token revoke failed", "client", cl.Name, "err", rerr)
-		}
-		if err != nil {
-			log.Error("oauth replay guard failed", "client", cl.Name, "err", err)
-			return idp.Token{}, storeFailure(err)
-		}
-		log.Warn("oauth code replayed during redemption", "client", cl.Name)
 		return idp.Token{}, errGrant
 	}
 	log.Info("oauth token issued", "client", cl.Name, "username", sess.Identity.Username)
 	return tok, nil
 }
 
+// discard deletes the token of a code that was spent without handing it
+// out. Nobody has seen its ID, so a failure only leaves an unusable record
+// until it expires.
+func (p *Provider) discard(ctx context.Context, cl *client, tokenID string) {
+	if tokenID == "" {
+		return
+	}
+	if err := p.h.Store().RevokeToken(ctx, tokenID); err != nil {
+		p.logCtx(ctx).Error("oauth token revoke failed", "client", cl.Name, "err", err)
+	}
+}
+
 // take spends the code. A spent code is a replay: its token is revoked
 // (revokeOnReplay) and the answer is invalid_grant; an unknown or expired
 // code is errGrantUnknown.
-func (p *Provider) take(ctx context.Context, cl *client, codeID string) *apiError {
+func (p *Provider) take(ctx context.Context, cl *client, codeID string) (idp.Code, *apiError) {
 	log := p.logCtx(ctx)
 	code, err := p.h.Store().TakeCode(ctx, codeID)
 	switch {
 	case errors.Is(err, idp.ErrAlreadyUsed):
 		log.Warn("oauth code replayed", "client", cl.Name, "code_client_id", code.ClientID)
 		p.revokeOnReplay(ctx, code)
-		return errGrant
+		return code, errGrant
 	case errors.Is(err, idp.ErrNotFound):
 		log.Info("oauth token refused", "client", cl.Name, "reason", "unknown or expired code")
-		return errGrantUnknown
+		return code, errGrantUnknown
 	case err != nil:
 		log.Error("oauth code take failed", "client", cl.Name, "err", err)
-		return storeFailure(err)
+		return code, storeFailure(err)
 	}
-	return nil
+	return code, nil
 }
 
-// revokeOnReplay revokes the token named by a spent code. The redemption
-// that spent the code may still be running, between TakeCode and PutToken,
-// so a bare RevokeToken could run first and miss the token. Both sides
-// therefore mark the token ID in the replay guard, which is atomic, and act
-// on what they find:
-//
-//	winner: PutToken, then mark; already marked → revoke itself
-//	replay: mark, then RevokeToken
-//
-// Whichever marks second sees the other, and in either order the token is
-// revoked after it was stored.
+// revokeOnReplay revokes the token named by a spent code. The token was
+// stored before the code was handed out (issue), so one delete ends it
+// whether the redemption that spent the code has answered yet or not.
 func (p *Provider) revokeOnReplay(ctx context.Context, code idp.Code) {
-	log := p.logCtx(ctx)
-	st := p.h.Store()
 	if code.TokenID == "" {
 		return
 	}
-	if _, err := st.FirstUse(ctx, replayNamespace, code.TokenID, p.h.Now().Add(p.maxToken)); err != nil {
-		log.Error("oauth replay guard failed", "err", err)
-	}
-	if err := st.RevokeToken(ctx, code.TokenID); err != nil {
-		log.Error("oauth token revoke failed", "err", err)
+	if err := p.h.Store().RevokeToken(ctx, code.TokenID); err != nil {
+		p.logCtx(ctx).Error("oauth token revoke failed", "err", err)
 	}
 }
 

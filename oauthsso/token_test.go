@@ -371,9 +371,8 @@ func TestConcurrentRedemption(t *testing.T) {
 	if tok != "" {
 		wantAPIError(t, e.post(PathUserinfo, userinfoForm(wpID, wpSecret, tok)), 401, "invalid_token")
 	}
-	// Redemptions store their token while spending the code (one commit);
-	// the ones that lose delete it again. Nothing of the code's token may
-	// remain, whoever wrote it last.
+	// The token was stored once, with the code; the race wrote no other,
+	// and the replays deleted that one.
 	spent, err := e.st.Store.TakeCode(t.Context(), code)
 	if !errors.Is(err, idp.ErrAlreadyUsed) {
 		t.Fatalf("code after the race: %v, want spent", err)
@@ -381,9 +380,34 @@ func TestConcurrentRedemption(t *testing.T) {
 	if _, err := e.st.Store.GetToken(t.Context(), spent.TokenID); !errors.Is(err, idp.ErrNotFound) {
 		t.Errorf("the raced code's token is still stored (%v)", err)
 	}
-	if got := e.st.putTokens.Load(); got < 1 || got > n {
-		t.Errorf("%d token writes for %d redemptions", got, n)
+	if got := e.st.putTokens.Load(); got != 1 {
+		t.Errorf("%d token writes for one code and %d redemptions, want 1", got, n)
 	}
+}
+
+// TestExpiresInCountsFromSignIn: the token is stored when the code is
+// issued, so its lifetime runs from then and expires_in says what is left;
+// the token call writes nothing but the spent code.
+func TestExpiresInCountsFromSignIn(t *testing.T) {
+	e := newEnv(t)
+	e.login("alice")
+	code := e.code(nwID, nwCallback, "")
+	e.clk.Advance(10 * time.Second)
+	before := e.st.putTokens.Load()
+	a := decode(t, e.post(PathToken, tokenForm(nwID, nwSecret, code)))
+	if a.status != http.StatusOK || a.body["expires_in"] != float64(3590) {
+		t.Fatalf("got %d %v, want expires_in 3590", a.status, a.body)
+	}
+	if got := e.st.putTokens.Load() - before; got != 0 {
+		t.Errorf("the token call stored %d tokens, want 0", got)
+	}
+	tok := a.body["access_token"].(string)
+	e.clk.Advance(3590*time.Second - time.Millisecond)
+	if rec := e.post(PathUserinfo, userinfoForm(nwID, nwSecret, tok)); rec.Code != http.StatusOK {
+		t.Errorf("just before expires_in ran out: %d %s", rec.Code, rec.Body)
+	}
+	e.clk.Advance(time.Millisecond)
+	wantAPIError(t, e.post(PathUserinfo, userinfoForm(nwID, nwSecret, tok)), 401, "invalid_token")
 }
 
 // denyAfter is a ClientLimiter that refuses a client after n failures.

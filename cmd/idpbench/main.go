@@ -39,6 +39,7 @@ type options struct {
 	out          string
 	pin          bool
 	poolSize     int
+	browserConc  int
 	logLevel     string
 	keep         bool
 	store        string
@@ -107,6 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", "bench/results", "directory for <date>-<host>.md and .json (empty: stdout only)")
 	fs.BoolVar(&o.pin, "pin", true, "pin the IdP to the last CPU and slapd + generator to the others (taskset)")
 	fs.IntVar(&o.poolSize, "pool-size", 8, "our IdP's ldap.pool_size")
+	fs.IntVar(&o.browserConc, "browser-concurrency", 0, "our IdP's server.browser_concurrency (0: its default, -1: no line)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "our IdP's log.level")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs) for inspection")
 	fs.StringVar(&o.store, "store", "bolt", "our IdP's store.backend: bolt (durable, fsync per commit) or memory")

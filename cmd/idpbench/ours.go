@@ -28,6 +28,7 @@ type idpOptions struct {
 	ldapURL           string
 	keyFile, certFile string
 	poolSize          int
+	browserConc       int
 	oneSignature      bool
 	logLevel          string
 	store             string
@@ -69,6 +70,7 @@ func ourConfig(o idpOptions, port int) string {
 server:
   listen: "127.0.0.1:%[1]d"
   public_url: %[2]q
+  browser_concurrency: %[21]d
 log:
   level: %[3]s
   format: json
@@ -100,7 +102,7 @@ saml:
     - {name: bench, profile: workplace, company: acme}
 `, port, url, o.logLevel, filepath.Join(o.dir, "idp.db"), o.ldapURL, serviceDN, servicePass, o.poolSize,
 		peopleDN, oauthClientID, oauthClientSecret, signAssertion, o.keyFile, o.certFile, o.store,
-		l.session, l.sweep, l.code, l.spent, l.token)
+		l.session, l.sweep, l.code, l.spent, l.token, o.browserConc)
 }
 
 // startOurs writes the config, starts the binary pinned to o.cpus and

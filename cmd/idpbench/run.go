@@ -131,7 +131,7 @@ func (b *bench) ourCells(ctx context.Context, sl *slapd, mode string, users int,
 
 func (b *bench) startOurs(ctx context.Context, sl *slapd, oneSignature, steady bool) (*ourIdP, error) {
 	o := idpOptions{bin: b.o.bin, dir: filepath.Join(b.dir, "ours"), cpus: b.idpCPUs,
-		ldapURL: sl.URL, keyFile: b.keyFile, certFile: b.certFile, poolSize: b.o.poolSize,
+		ldapURL: sl.URL, keyFile: b.keyFile, certFile: b.certFile, poolSize: b.o.poolSize, browserConc: b.o.browserConc,
 		oneSignature: oneSignature, logLevel: b.o.logLevel, store: b.o.store, steady: steady}
 	if b.o.profile != "" {
 		port, err := freePort()

@@ -54,12 +54,13 @@ type Config struct {
 	// process that holds it. More than 0, at most 1m. Default 2s.
 	LockTimeout time.Duration `yaml:"lock_timeout"`
 	// ShortLived says where the bolt backend keeps short-lived records:
-	// pending login requests, replay markers, rate-limit and login-throttle
-	// counters. "memory" (default): in process memory, so a login waits for
-	// the disk only for its session, code and token; a crash or restart
-	// makes people whose login page was open start again and resets the
-	// throttle's counts. "durable": in the file, at about 8 more synchronous
-	// commits per login. Only for the bolt backend (redis keeps everything
+	// pending login requests, authorization codes, replay markers,
+	// rate-limit and login-throttle counters. "memory" (default): in process
+	// memory, so a login waits for the disk only for its session and token,
+	// and the SP's token call not at all; a crash or restart makes people
+	// whose login page was open, or whose code was not yet redeemed, start
+	// again and resets the throttle's counts. "durable": in the file, at
+	// about 9 more synchronous commits per login. Only for the bolt backend (redis keeps everything
 	// in Redis so that instances share it).
 	ShortLived string `yaml:"short_lived"`
 	// Redis is the server or Sentinel group of the redis backend; ignored

@@ -8,14 +8,17 @@ import (
 
 // ShortLivedBuckets are the typed adapter's buckets whose records are used
 // within minutes and whose loss in a crash costs a person one retry, never
-// a security property: pending login requests (flows), replay markers and
+// a security property: pending login requests (flows), authorization codes
+// (redeemed within milliseconds of the redirect), replay markers and
 // rate-limit counters. With store.short_lived "memory" (the default for
 // the bolt backend) they stay in process memory, beside the login
-// throttle's bucket, so that a login does not wait for the disk for them.
-// Sessions, codes, access tokens and audit events stay in the file: a
-// restart keeps people signed in, lets an SP redeem a code issued just
-// before it, and keeps issued tokens valid.
-var ShortLivedBuckets = []string{BucketFlows, BucketReplay, BucketCounters}
+// throttle's bucket, so that a login does not wait for the disk for them
+// and the SP's token call never does. A code lost in a restart cannot be
+// redeemed twice either: it is simply gone, and the employee, still signed
+// in, gets a new one at once. Sessions, access tokens and audit events
+// stay in the file: a restart keeps people signed in and issued tokens
+// valid.
+var ShortLivedBuckets = []string{BucketFlows, BucketCodes, BucketReplay, BucketCounters}
 
 // Split returns a Backend that keeps the buckets named in fastBuckets in
 // fast and every other bucket in durable. Each call goes to exactly one of
