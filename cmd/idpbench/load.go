@@ -44,19 +44,21 @@ type percentiles struct {
 
 // cellResult is what one cell measured.
 type cellResult struct {
-	Target       string                 `json:"target"`
-	Mode         string                 `json:"mode"`
-	Users        int                    `json:"users"`
-	Concurrency  int                    `json:"concurrency"`
-	Seconds      float64                `json:"seconds"`
-	Logins       int64                  `json:"logins"`
-	Errors       int64                  `json:"errors"`
-	ErrorSamples []string               `json:"error_samples,omitempty"`
-	LoginsPerSec float64                `json:"logins_per_s"`
-	Steps        map[string]percentiles `json:"steps"`
-	StepOrder    []string               `json:"step_order"`
-	IdPCPUms     float64                `json:"idp_cpu_ms_per_login"`
-	SlapdCPUms   float64                `json:"slapd_cpu_ms_per_login"`
+	Target       string   `json:"target"`
+	Mode         string   `json:"mode"`
+	Users        int      `json:"users"`
+	Concurrency  int      `json:"concurrency"`
+	Seconds      float64  `json:"seconds"`
+	Logins       int64    `json:"logins"`
+	Errors       int64    `json:"errors"`
+	ErrorSamples []string `json:"error_samples,omitempty"`
+	LoginsPerSec float64  `json:"logins_per_s"`
+	// PacedRate is the rate the cell was paced to (0: closed loop).
+	PacedRate  float64                `json:"paced_logins_per_s,omitempty"`
+	Steps      map[string]percentiles `json:"steps"`
+	StepOrder  []string               `json:"step_order"`
+	IdPCPUms   float64                `json:"idp_cpu_ms_per_login"`
+	SlapdCPUms float64                `json:"slapd_cpu_ms_per_login"`
 	// GenCPUms is the generator's own CPU per login (this process, not its
 	// children): it shows whether the generator could be the bottleneck.
 	GenCPUms   float64 `json:"generator_cpu_ms_per_login"`

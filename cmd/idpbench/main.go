@@ -40,6 +40,7 @@ type options struct {
 	pin          bool
 	poolSize     int
 	browserConc  int
+	paced        float64
 	logLevel     string
 	keep         bool
 	store        string
@@ -105,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.sessions, "sessions", 10000, "live SSO sessions to create before reading the IdP's RSS (0: skip)")
 	fs.DurationVar(&o.soak, "soak", 0, "soak at -soak-fraction of the maximum OAuth rate for this long, sampling RSS (0: skip)")
 	fs.Float64Var(&o.soakFraction, "soak-fraction", 0.8, "soak rate as a fraction of the measured maximum")
+	fs.Float64Var(&o.paced, "paced", 0.8, "after the oauth cells, OAuth at the top concurrency paced to this fraction of the best rate, for the back channel's latency at a sustained load (0: skip)")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for <date>-<host>.md and .json (empty: stdout only)")
 	fs.BoolVar(&o.pin, "pin", true, "pin the IdP to the last CPU and slapd + generator to the others (taskset)")
 	fs.IntVar(&o.poolSize, "pool-size", 8, "our IdP's ldap.pool_size")
@@ -133,6 +135,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err == nil && o.store != "bolt" && o.store != "memory" {
 		err = fmt.Errorf("idpbench: -store must be bolt or memory")
+	}
+	if err == nil && (o.paced < 0 || o.paced > 1 || o.soakFraction <= 0 || o.soakFraction > 1) {
+		err = fmt.Errorf("idpbench: -paced must be between 0 and 1, -soak-fraction above 0 and at most 1")
 	}
 	if err == nil && (o.users < 1 || len(o.concurrency) == 0) {
 		err = fmt.Errorf("idpbench: -users and -concurrency must be positive")

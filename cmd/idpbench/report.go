@@ -206,14 +206,18 @@ func (r *report) markdown() string {
 func (r *report) tokenUserinfo() string {
 	var b strings.Builder
 	for _, c := range r.Cells {
-		if c.Mode != "oauth" && c.Mode != "oauth-sso" {
+		if c.Mode != "oauth" && c.Mode != "oauth-sso" && c.Mode != modePaced {
 			continue
 		}
 		if b.Len() == 0 {
-			b.WriteString("\n## OAuth back channel (the SP's 1 s connect / 3 s read budget)\n\noauth: during password logins; oauth-sso: signed-in employees, so the IdP's CPU goes to the back channel and the code.\n\n| mode | users | conc | token p50 / p99 ms | userinfo p50 / p99 ms |\n|---|---|---|---|---|\n")
+			b.WriteString("\n## OAuth back channel (the SP's 1 s connect / 3 s read budget)\n\noauth: during password logins, closed loop (the IdP's processor is saturated, so every call also waits behind the others); oauth-paced: the same at the top concurrency, paced to a fraction (-paced) of the best oauth rate; oauth-sso: signed-in employees, so the IdP's CPU goes to the back channel and the code.\n\n| mode | users | conc | token p50 / p99 ms | userinfo p50 / p99 ms |\n|---|---|---|---|---|\n")
 		}
 		tk, ui := c.Steps["token"], c.Steps["userinfo"]
-		fmt.Fprintf(&b, "| %s | %d | %d | %.1f / %.1f | %.1f / %.1f |\n", c.Mode, c.Users, c.Concurrency, tk.P50, tk.P99, ui.P50, ui.P99)
+		mode := c.Mode
+		if c.PacedRate > 0 {
+			mode = fmt.Sprintf("%s (%.0f logins/s)", c.Mode, c.PacedRate)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %.1f / %.1f | %.1f / %.1f |\n", mode, c.Users, c.Concurrency, tk.P50, tk.P99, ui.P50, ui.P99)
 	}
 	return b.String()
 }
