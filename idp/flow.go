@@ -52,8 +52,9 @@ type Code struct {
 	SessionID   string    `json:"session_id"`
 	Identity    Identity  `json:"identity"`
 	AuthTime    time.Time `json:"auth_time"`
-	// TokenID names the access token that redeeming the code creates, fixed
-	// when the code is issued so that a replay can revoke it.
+	// TokenID names the access token that redeeming the code hands out. The
+	// token is stored when the code is issued, so that redemption writes
+	// nothing but the spent mark and a replay can revoke it with one delete.
 	TokenID   string    `json:"token_id"`
 	ExpiresAt time.Time `json:"expires_at"`
 }

@@ -181,8 +181,9 @@ func (p *Provider) Resume(c echo.Context, f idp.Flow, sess idp.Session) error {
 // (codes are short-lived records, tokens durable ones: see
 // store.ShortLivedBuckets). Its ID is secret until that call succeeds, and
 // a replayed code can revoke it with one delete, in whatever order the
-// calls run. Its lifetime counts from now: the token call announces what
-// is left of it as expires_in.
+// calls run. Its lifetime counts from now, plus a second of grace so that
+// the whole seconds left at a prompt token call (expires_in) are the
+// configured lifetime.
 func (p *Provider) issue(ctx context.Context, cl *client, code idp.Code, now time.Time) error {
 	st := p.h.Store()
 	tok := idp.Token{
@@ -190,14 +191,18 @@ func (p *Provider) issue(ctx context.Context, cl *client, code idp.Code, now tim
 		ClientID:  cl.ClientID,
 		SessionID: code.SessionID,
 		IssuedAt:  now,
-		ExpiresAt: now.Add(cl.AccessTokenLifetime),
+		ExpiresAt: now.Add(cl.AccessTokenLifetime + time.Second),
 	}
 	tokErr := make(chan error, 1)
 	go func() { tokErr <- st.PutToken(ctx, tok) }()
 	codeErr := st.PutCode(ctx, code)
 	if err := errors.Join(codeErr, <-tokErr); err != nil {
-		// Neither ID has been shown to anyone; the delete is tidiness.
-		_ = st.RevokeToken(context.WithoutCancel(ctx), tok.ID)
+		// Neither ID has been shown to anyone: the delete is tidiness.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redeemTimeout)
+		defer cancel()
+		if rerr := st.RevokeToken(dctx, tok.ID); rerr != nil {
+			p.logCtx(ctx).Error("oauth token revoke failed", "client", cl.Name, "err", rerr)
+		}
 		return err
 	}
 	return nil

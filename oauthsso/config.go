@@ -102,10 +102,11 @@ type Client struct {
 	// workplace https://{company}.ncpworkplace.com/authn/logoutProcess,
 	// naverworks https://auth.worksmobile.com/view/oauth/sso/logout.
 	SPLogoutURL string `yaml:"sp_logout_url"`
-	// AccessTokenLifetime is the token lifetime, counted from the sign-in
-	// that issued the code (the token is stored with it) and sent as
-	// expires_in, what is left of it at the token call; the SP keeps the
-	// user logged in that long. Default 1h, between 1m and 720h.
+	// AccessTokenLifetime is the token lifetime, counted from when its code
+	// is issued (the token is stored with it), and sent as expires_in: what
+	// is left of it at the token call, in whole seconds. The SP keeps the
+	// user logged in that long. Default 1h, between 1m and 720h, and longer
+	// than the code lifetime.
 	AccessTokenLifetime time.Duration `yaml:"access_token_lifetime"`
 	// ExpiresInType is "string" or "number", the JSON type of expires_in.
 	// Default: workplace string, naverworks number.
@@ -225,6 +226,11 @@ func (c *Config) Validate() idp.Problems {
 		cl := &c.Clients[i]
 		key := fmt.Sprintf("clients[%d]", i)
 		ps.Merge(key, cl.validate(c.InsecureAllowHTTPLoopback))
+		if cl.AccessTokenLifetime >= time.Minute && cl.AccessTokenLifetime <= c.CodeLifetime {
+			// The token is stored when the code is issued: a code redeemed
+			// late would find it expired.
+			ps.Addf(key+".access_token_lifetime", "must be longer than code_lifetime (%s): its lifetime runs from when the code is issued", c.CodeLifetime)
+		}
 		if cl.ClientID != "" {
 			if j, dup := ids[cl.ClientID]; dup {
 				ps.Addf(key+".client_id", "duplicates clients[%d].client_id; every client needs its own Client ID", j)

@@ -138,6 +138,32 @@ func TestValidateReportsEverything(t *testing.T) {
 	}
 }
 
+// TestTokenOutlivesCode: the token is stored when its code is issued, so
+// a token lifetime not longer than the code's is refused, naming the key.
+func TestTokenOutlivesCode(t *testing.T) {
+	for _, tc := range []struct {
+		code, token time.Duration
+		ok          bool
+	}{
+		{2 * time.Minute, time.Minute, false},
+		{2 * time.Minute, 2 * time.Minute, false},
+		{2 * time.Minute, 3 * time.Minute, true},
+		{DefaultCodeLifetime, time.Minute, false},
+		{30 * time.Second, time.Minute, true},
+	} {
+		cfg := testConfig()
+		cfg.CodeLifetime = tc.code
+		cfg.Clients[1].AccessTokenLifetime = tc.token
+		ps := cfg.Validate()
+		if tc.ok != (len(ps) == 0) {
+			t.Errorf("code %s, token %s: %v; want ok=%v", tc.code, tc.token, ps, tc.ok)
+		}
+		if !tc.ok && (len(ps) != 1 || ps[0].Key != "clients[1].access_token_lifetime" || !strings.Contains(ps[0].Msg, "code_lifetime")) {
+			t.Errorf("code %s, token %s: %v; want one problem at clients[1].access_token_lifetime naming code_lifetime", tc.code, tc.token, ps)
+		}
+	}
+}
+
 func TestInsecureLoopback(t *testing.T) {
 	mk := func(insecure bool) Config {
 		cfg := Config{InsecureAllowHTTPLoopback: insecure, Clients: []Client{{

@@ -30,8 +30,10 @@
 //   - Codes are 256-bit random, single use (taken atomically from the store),
 //     short-lived (code_lifetime, default 60s, at most 10m) and bound to the
 //     client and redirect_uri. Redeeming a code twice fails and revokes the
-//     token issued from the first redemption, even when the two redemptions
-//     race (see revokeOnReplay).
+//     token handed out by the first redemption, even when the two
+//     redemptions race: the token is stored with the code (issue), before
+//     anyone can present the code, and deleted by the replay
+//     (revokeOnReplay).
 //   - Clients authenticate with client_id and client_secret in the form body
 //     (or, alone, HTTP Basic); two methods at once, credentials in the query
 //     string, duplicated parameters, other content types and oversized bodies

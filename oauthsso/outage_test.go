@@ -72,13 +72,6 @@ func (s *faultyStore) GetToken(ctx context.Context, id string) (idp.Token, error
 	return s.Store.GetToken(ctx, id)
 }
 
-func (s *faultyStore) FirstUse(ctx context.Context, ns, id string, exp time.Time) (bool, error) {
-	if err := s.faults["FirstUse"]; err != nil {
-		return false, err
-	}
-	return s.Store.FirstUse(ctx, ns, id, exp)
-}
-
 // faultyCounter is an idp.Counter that always fails, for the StoreLimiter.
 type faultyCounter struct{ err error }
 
@@ -150,12 +143,12 @@ func TestTokenStoreOutage(t *testing.T) {
 	}{
 		{"code read and take", map[string]error{"GetCode": errOutage, "TakeCode": errOutage}, nil, true, true},
 		{"code take", map[string]error{"TakeCode": errOutage}, nil, true, true},
-		{"session read", map[string]error{"GetSession": errOutage}, nil, true, false},
+		{"session read", map[string]error{"GetSession": errOutage}, nil, true, true},
 		{"token read", map[string]error{"GetToken": errOutage}, nil, true, true},
 		{"corrupt token", map[string]error{"GetToken": errCorrupt}, nil, false, true},
 		{"failure limiter", nil, errOutage, true, true},
 		{"corrupt code", map[string]error{"GetCode": errCorrupt, "TakeCode": errCorrupt}, nil, false, true},
-		{"corrupt session", map[string]error{"GetSession": errCorrupt}, nil, false, false},
+		{"corrupt session", map[string]error{"GetSession": errCorrupt}, nil, false, true},
 		{"limiter bug", nil, errors.New("limiter: broken"), false, true},
 	} {
 		for _, cl := range []struct{ id, secret, callback string }{{wpID, wpSecret, wpCallback}, {nwID, nwSecret, nwCallback}} {

@@ -66,16 +66,21 @@ func (p *Provider) token(c echo.Context) error {
 		return p.writeError(c, cl, aerr)
 	}
 	resp := tokenResponse{AccessToken: tok.ID, TokenType: "Bearer"}
-	// The token's lifetime counts from the sign-in that issued the code
-	// (issue), normally milliseconds ago: announce what is left of it, to
-	// the nearest second (the configured lifetime, for a prompt SP).
-	secs := max(int64((tok.ExpiresAt.Sub(p.h.Now())+time.Second/2)/time.Second), 1)
+	secs := expiresIn(tok, cl, p.h.Now())
 	if cl.ExpiresInType == "number" {
 		resp.ExpiresIn = secs
 	} else {
 		resp.ExpiresIn = strconv.FormatInt(secs, 10)
 	}
 	return c.JSON(http.StatusOK, resp)
+}
+
+// expiresIn is what is left of tok's lifetime at now, in whole seconds,
+// never more than is left: the lifetime runs from when the code was issued
+// (issue), normally milliseconds before the token call, and issue adds a
+// second of grace so that a prompt SP is told the configured lifetime.
+func expiresIn(tok idp.Token, cl *client, now time.Time) int64 {
+	return min(int64(tok.ExpiresAt.Sub(now)/time.Second), int64(cl.AccessTokenLifetime/time.Second))
 }
 
 // redeemTimeout bounds a redemption that no longer listens to its caller.
@@ -117,9 +122,12 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 	case form["redirect_uri"] != nil && form.get("redirect_uri") != code.RedirectURI:
 		reason = "redirect_uri differs from the login request"
 	}
+	// The reads come before the take, so that a failed read leaves the
+	// code unspent for the SP's retry (503, Retry-After). A replay that
+	// spends the code after these reads revokes the token after it is
+	// handed out.
 	var sess idp.Session
 	var tok idp.Token
-	var readErr *apiError // a failed read: the code is burnt, the call 5xx
 	if reason == "" {
 		// A logout between login and token call ends the grant too.
 		sess, err = st.GetSession(ctx, code.SessionID)
@@ -128,21 +136,21 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 			reason = "session ended"
 		case err != nil:
 			log.Error("oauth session read failed", "client", cl.Name, "err", err)
-			reason, readErr = "session unreadable", storeFailure(err)
+			return idp.Token{}, storeFailure(err)
 		}
 	}
 	if reason == "" {
-		// Read before the take, so that a failed read leaves the code
-		// unspent for the SP's retry. A replay that spends the code
-		// after this read revokes the token after it is handed out.
 		tok, err = st.GetToken(ctx, code.TokenID)
 		switch {
 		case errors.Is(err, idp.ErrNotFound):
-			// Revoked since issue: a replay of this code raced this call.
-			reason = "token revoked before redemption"
+			// Deleted since issue: a replay of this code, or lost with
+			// the store (a Redis failover).
+			reason = "token gone before redemption"
 		case err != nil:
 			log.Error("oauth token read failed", "client", cl.Name, "err", err)
 			return idp.Token{}, storeFailure(err)
+		case expiresIn(tok, cl, now) < 1:
+			reason = "token expired before redemption"
 		}
 	}
 	_, aerr := p.take(ctx, cl, codeID)
@@ -152,15 +160,12 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 		p.discard(ctx, cl, code.TokenID)
 		return idp.Token{}, errGrant
 	case aerr != nil:
-		// Spent by another call (whose take revoked the token), or the
-		// store failed and the code is still unspent for a retry.
+		// Spent already (this take revoked the token as a replay's), or
+		// the store failed and the code is still unspent for a retry.
 		return idp.Token{}, aerr
 	case reason != "":
 		// This call burnt the code: its token is never handed out.
 		p.discard(ctx, cl, code.TokenID)
-		if readErr != nil {
-			return idp.Token{}, readErr
-		}
 		log.Warn("oauth token refused", "client", cl.Name, "reason", reason)
 		return idp.Token{}, errGrant
 	}

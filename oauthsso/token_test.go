@@ -188,7 +188,16 @@ func TestTokenRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code := e.code(wpID, wpCallback, "s")
+			issued, err := e.st.Store.GetCode(t.Context(), code)
+			if err != nil {
+				t.Fatal(err)
+			}
 			wantAPIError(t, e.serve(tc.req(code)), tc.status, tc.err)
+			// A burnt code's token, stored when the code was issued, is
+			// deleted with it: no unused token stays behind.
+			if _, err := e.st.Store.GetToken(t.Context(), issued.TokenID); errors.Is(err, idp.ErrNotFound) != tc.burns {
+				t.Errorf("the code's token after the refusal: %v; want deleted=%v", err, tc.burns)
+			}
 			// Refusals before client authentication must leave the code
 			// usable; refusals after TakeCode burn it.
 			rec := e.post(PathToken, tokenForm(wpID, wpSecret, code))
@@ -327,8 +336,35 @@ func TestCodeAfterLogoutIsRefused(t *testing.T) {
 	e := newEnv(t)
 	e.login("alice")
 	code := e.code(wpID, wpCallback, "s")
+	issued, err := e.st.Store.GetCode(t.Context(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.get(PathLogout)
 	wantAPIError(t, e.post(PathToken, tokenForm(wpID, wpSecret, code)), 400, "invalid_grant")
+	if _, err := e.st.Store.GetToken(t.Context(), issued.TokenID); !errors.Is(err, idp.ErrNotFound) {
+		t.Errorf("the code's token after the refusal: %v, want deleted", err)
+	}
+}
+
+// TestTokenGoneAtRedemption: a code whose token was deleted since issue (a
+// replay, a store that lost it) is refused with invalid_grant, not a 5xx,
+// and is spent.
+func TestTokenGoneAtRedemption(t *testing.T) {
+	e := newEnv(t)
+	e.login("alice")
+	code := e.code(wpID, wpCallback, "s")
+	issued, err := e.st.Store.GetCode(t.Context(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.Store.RevokeToken(t.Context(), issued.TokenID); err != nil {
+		t.Fatal(err)
+	}
+	wantAPIError(t, e.post(PathToken, tokenForm(wpID, wpSecret, code)), 400, "invalid_grant")
+	if _, err := e.st.Store.TakeCode(t.Context(), code); !errors.Is(err, idp.ErrAlreadyUsed) {
+		t.Errorf("code after the refusal: %v, want spent", err)
+	}
 }
 
 func TestConcurrentRedemption(t *testing.T) {
@@ -385,29 +421,43 @@ func TestConcurrentRedemption(t *testing.T) {
 	}
 }
 
-// TestExpiresInCountsFromSignIn: the token is stored when the code is
-// issued, so its lifetime runs from then and expires_in says what is left;
-// the token call writes nothing but the spent code.
-func TestExpiresInCountsFromSignIn(t *testing.T) {
-	e := newEnv(t)
-	e.login("alice")
-	code := e.code(nwID, nwCallback, "")
-	e.clk.Advance(10 * time.Second)
-	before := e.st.putTokens.Load()
-	a := decode(t, e.post(PathToken, tokenForm(nwID, nwSecret, code)))
-	if a.status != http.StatusOK || a.body["expires_in"] != float64(3590) {
-		t.Fatalf("got %d %v, want expires_in 3590", a.status, a.body)
+// TestExpiresIn: the token is stored when the code is issued, so its
+// lifetime runs from then; expires_in is what is left in whole seconds,
+// never more (a second of grace makes it the configured lifetime for a
+// prompt SP); the token call writes nothing but the spent code.
+func TestExpiresIn(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wait time.Duration
+		want float64
+	}{
+		{"prompt", 0, 3600},
+		{"after 10.4s", 10400 * time.Millisecond, 3590},
+		{"after 59s", 59 * time.Second, 3542},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.login("alice")
+			code := e.code(nwID, nwCallback, "")
+			e.clk.Advance(tc.wait)
+			before := e.st.putTokens.Load()
+			a := decode(t, e.post(PathToken, tokenForm(nwID, nwSecret, code)))
+			if a.status != http.StatusOK || a.body["expires_in"] != tc.want {
+				t.Fatalf("got %d %v, want expires_in %v", a.status, a.body, tc.want)
+			}
+			if got := e.st.putTokens.Load() - before; got != 0 {
+				t.Errorf("the token call stored %d tokens, want 0", got)
+			}
+			// The token answers for at least as long as announced.
+			tok := a.body["access_token"].(string)
+			e.clk.Advance(time.Duration(tc.want)*time.Second - time.Millisecond)
+			if rec := e.post(PathUserinfo, userinfoForm(nwID, nwSecret, tok)); rec.Code != http.StatusOK {
+				t.Errorf("just before expires_in ran out: %d %s", rec.Code, rec.Body)
+			}
+			e.clk.Advance(time.Second + time.Millisecond)
+			wantAPIError(t, e.post(PathUserinfo, userinfoForm(nwID, nwSecret, tok)), 401, "invalid_token")
+		})
 	}
-	if got := e.st.putTokens.Load() - before; got != 0 {
-		t.Errorf("the token call stored %d tokens, want 0", got)
-	}
-	tok := a.body["access_token"].(string)
-	e.clk.Advance(3590*time.Second - time.Millisecond)
-	if rec := e.post(PathUserinfo, userinfoForm(nwID, nwSecret, tok)); rec.Code != http.StatusOK {
-		t.Errorf("just before expires_in ran out: %d %s", rec.Code, rec.Body)
-	}
-	e.clk.Advance(time.Millisecond)
-	wantAPIError(t, e.post(PathUserinfo, userinfoForm(nwID, nwSecret, tok)), 401, "invalid_token")
 }
 
 // denyAfter is a ClientLimiter that refuses a client after n failures.

@@ -57,7 +57,7 @@ func TestUserinfoRefusals(t *testing.T) {
 			return userinfoForm(wpID, wpSecret, tok[:10]+flip(tok[10])+tok[11:])
 		}, 401, "invalid_token"},
 		{"expired token", func(e *env, tok string) url.Values {
-			e.clk.Advance(DefaultAccessTokenLifetime)
+			e.clk.Advance(DefaultAccessTokenLifetime + time.Second) // with issue's second of grace
 			return userinfoForm(wpID, wpSecret, tok)
 		}, 401, "invalid_token"},
 		{"session ended", func(e *env, tok string) url.Values {
@@ -97,7 +97,8 @@ func TestTokenLivesUntilExpiry(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Clients[0].AccessTokenLifetime = 2 * time.Hour })
 	e.login("alice")
 	tok := e.issue(wpID, wpSecret, wpCallback)
-	e.clk.Advance(2*time.Hour - time.Second)
+	// expires_in was 7200; the token has a second of grace beyond it.
+	e.clk.Advance(2 * time.Hour)
 	if rec := e.post(PathUserinfo, userinfoForm(wpID, wpSecret, tok)); rec.Code != http.StatusOK {
 		t.Errorf("just before expiry: %d %s", rec.Code, rec.Body)
 	}

@@ -124,7 +124,8 @@ oauth:
 	b := newBrowserTB(t, base)
 	signIn(t, b, secUser, secPassword)
 	// One code redeemed before the crash, one left for after it.
-	redeemed := redeemCode(t, base, codeFor(t, b, wpClientID, wpCallback))
+	spent := codeFor(t, b, wpClientID, wpCallback)
+	redeemed := redeemCode(t, base, spent)
 	code := codeFor(t, b, wpClientID, wpCallback)
 
 	t.Run("store file locked", func(t *testing.T) {
@@ -186,9 +187,11 @@ oauth:
 	// Codes are short-lived records in memory (store.short_lived): the
 	// unredeemed one is gone, so it cannot be redeemed at all, let alone
 	// twice; the employee, still signed in, gets a new one at once.
-	resp, body := post(t, nil, base+"/oauth/token", tokenForm(wpClientID, wpClientSecret, code, ""), nil)
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "invalid_grant") {
-		t.Fatalf("code issued before kill -9: %d %s, want invalid_grant", resp.StatusCode, body)
+	for what, c := range map[string]string{"unredeemed": code, "redeemed": spent} {
+		resp, body := post(t, nil, base+"/oauth/token", tokenForm(wpClientID, wpClientSecret, c, ""), nil)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "invalid_grant") {
+			t.Fatalf("%s code issued before kill -9: %d %s, want invalid_grant", what, resp.StatusCode, body)
+		}
 	}
 	wantUserinfo(t, base, redeemCode(t, base, codeFor(t, b, wpClientID, wpCallback)), "new code after restart")
 }

@@ -36,9 +36,10 @@
 // ID can find and open its record. Replay-guard entries are hashed too.
 //
 // Split routes buckets to two backends: `idp serve` keeps ShortLivedBuckets
-// (flows, replay markers, counters) and the login throttle's bucket in a
-// memory backend beside the bolt file (store.short_lived "memory"), so that
-// a login waits for the disk only for its session, code and token. Each
+// (flows, codes, replay markers, counters) and the login throttle's bucket
+// in a memory backend beside the bolt file (store.short_lived "memory"), so
+// that a login waits for the disk only for its session and token, and the
+// SP's token call not at all. Each
 // call goes to exactly one backend, so every atomicity promise holds.
 //
 // Config is the `store:` section of the configuration; cmd/idp turns it
