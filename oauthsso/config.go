@@ -52,8 +52,9 @@ type Config struct {
 	// SpentCodeRetention is how long past its expiry a redeemed code is
 	// remembered: a replay within it is refused as a replay and revokes
 	// the token issued from the code (RFC 6749 §4.1.2); after it, a replay
-	// is refused as an unknown code. Each remembered code is a few hundred
-	// bytes of store. Default 10m, at most 24h.
+	// is refused as an unknown code. Each remembered code is about 400
+	// bytes of store (of process memory with store.short_lived memory).
+	// Default 2m, at most 24h.
 	SpentCodeRetention time.Duration `yaml:"spent_code_retention"`
 	// InsecureAllowHTTPLoopback lets redirect_uris_allowed, sp_logout_url and
 	// logout redirects use http://127.0.0.1 and http://localhost (any port

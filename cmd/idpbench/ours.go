@@ -46,7 +46,7 @@ type lifetimes struct{ session, token, code, spent, sweep string }
 
 var (
 	// normalLifetimes are the IdP's defaults.
-	normalLifetimes = lifetimes{session: "8h", token: "1h", code: "60s", spent: "10m", sweep: "1m"}
+	normalLifetimes = lifetimes{session: "8h", token: "1h", code: "60s", spent: "2m", sweep: "1m"}
 	// steadyLifetimes are the soak's: live records level off after about
 	// two minutes.
 	steadyLifetimes = lifetimes{session: "1m", token: "1m", code: "30s", spent: "30s", sweep: "10s"}

@@ -23,7 +23,13 @@ const (
 // DefaultSpentCodeRetention is how long past its expiry a redeemed code is
 // remembered, so that a replay still gets idp.ErrAlreadyUsed (and the caller
 // revokes the token issued from it) instead of idp.ErrNotFound.
-const DefaultSpentCodeRetention = 10 * time.Minute
+//
+// Two minutes cover a replay racing the redemption or retried by a
+// confused SP, which is what revocation is for; a later replay is still
+// refused, as an unknown code. Where codes are kept in process memory
+// (store.short_lived) each remembered code holds about 400 bytes there, so
+// the retention bounds that memory to a few minutes of sign-ins.
+const DefaultSpentCodeRetention = 2 * time.Minute
 
 // Option configures New.
 type Option func(*typed)
