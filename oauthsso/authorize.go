@@ -200,9 +200,7 @@ func (p *Provider) issue(ctx context.Context, cl *client, code idp.Code, now tim
 		// Neither ID has been shown to anyone: the delete is tidiness.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redeemTimeout)
 		defer cancel()
-		if rerr := st.RevokeToken(dctx, tok.ID); rerr != nil {
-			p.logCtx(ctx).Error("oauth token revoke failed", "client", cl.Name, "err", rerr)
-		}
+		p.revokeToken(dctx, cl, tok.ID)
 		return err
 	}
 	return nil

@@ -33,7 +33,7 @@
 //     token handed out by the first redemption, even when the two
 //     redemptions race: the token is stored with the code (issue), before
 //     anyone can present the code, and deleted by the replay
-//     (revokeOnReplay).
+//     (revokeToken).
 //   - Clients authenticate with client_id and client_secret in the form body
 //     (or, alone, HTTP Basic); two methods at once, credentials in the query
 //     string, duplicated parameters, other content types and oversized bodies

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -278,6 +279,26 @@ func (e *env) code(clientID, redirectURI, state string) string {
 		e.t.Fatalf("authorize: no code in %q", u)
 	}
 	return c
+}
+
+// tokenIDOf is the ID of the access token stored with an unspent code.
+func (e *env) tokenIDOf(code string) string {
+	e.t.Helper()
+	c, err := e.st.Store.GetCode(context.Background(), code)
+	if err != nil {
+		e.t.Fatalf("code: %v", err)
+	}
+	return c.TokenID
+}
+
+// tokenStored reports whether the access token id is still in the store.
+func (e *env) tokenStored(id string) bool {
+	e.t.Helper()
+	_, err := e.st.Store.GetToken(context.Background(), id)
+	if err != nil && !errors.Is(err, idp.ErrNotFound) {
+		e.t.Fatalf("token: %v", err)
+	}
+	return err == nil
 }
 
 func tokenForm(clientID, secret, code string) url.Values {

@@ -92,7 +92,7 @@ const redeemTimeout = 10 * time.Second
 // decides who redeems, and nothing is written but the spent mark, so the
 // call never waits for a disk commit. A code refused after it was read is
 // burnt and its unseen token deleted; a replay revokes the token the first
-// redemption handed out (revokeOnReplay).
+// redemption handed out (revokeToken).
 func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form params) (idp.Token, *apiError) {
 	log := p.logCtx(ctx)
 	st := p.h.Store()
@@ -106,7 +106,7 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 			// It was redeemable after all (written between the read and
 			// the take); it is spent now, and this call is refused.
 			log.Warn("oauth token refused", "client", cl.Name, "reason", "code appeared during redemption")
-			p.discard(ctx, cl, taken.TokenID)
+			p.revokeToken(ctx, cl, taken.TokenID)
 			aerr = errGrant
 		}
 		return idp.Token{}, aerr
@@ -157,7 +157,7 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 	switch {
 	case aerr == errGrantUnknown:
 		// It existed a moment ago (not a guess) and expired meanwhile.
-		p.discard(ctx, cl, code.TokenID)
+		p.revokeToken(ctx, cl, code.TokenID)
 		return idp.Token{}, errGrant
 	case aerr != nil:
 		// Spent already (this take revoked the token as a replay's), or
@@ -165,7 +165,7 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 		return idp.Token{}, aerr
 	case reason != "":
 		// This call burnt the code: its token is never handed out.
-		p.discard(ctx, cl, code.TokenID)
+		p.revokeToken(ctx, cl, code.TokenID)
 		log.Warn("oauth token refused", "client", cl.Name, "reason", reason)
 		return idp.Token{}, errGrant
 	}
@@ -173,10 +173,12 @@ func (p *Provider) redeem(ctx context.Context, cl *client, codeID string, form p
 	return tok, nil
 }
 
-// discard deletes the token of a code that was spent without handing it
-// out. Nobody has seen its ID, so a failure only leaves an unusable record
-// until it expires.
-func (p *Provider) discard(ctx context.Context, cl *client, tokenID string) {
+// revokeToken deletes the token of a code: a code spent without handing
+// its token out (nobody has seen the ID, so a failure only leaves an
+// unusable record until it expires), or a replayed one. The token was
+// stored before the code left the server (issue), so one delete ends it
+// whether the redemption that spent the code has answered yet or not.
+func (p *Provider) revokeToken(ctx context.Context, cl *client, tokenID string) {
 	if tokenID == "" {
 		return
 	}
@@ -186,7 +188,7 @@ func (p *Provider) discard(ctx context.Context, cl *client, tokenID string) {
 }
 
 // take spends the code. A spent code is a replay: its token is revoked
-// (revokeOnReplay) and the answer is invalid_grant; an unknown or expired
+// and the answer is invalid_grant; an unknown or expired
 // code is errGrantUnknown.
 func (p *Provider) take(ctx context.Context, cl *client, codeID string) (idp.Code, *apiError) {
 	log := p.logCtx(ctx)
@@ -194,7 +196,7 @@ func (p *Provider) take(ctx context.Context, cl *client, codeID string) (idp.Cod
 	switch {
 	case errors.Is(err, idp.ErrAlreadyUsed):
 		log.Warn("oauth code replayed", "client", cl.Name, "code_client_id", code.ClientID)
-		p.revokeOnReplay(ctx, code)
+		p.revokeToken(ctx, cl, code.TokenID)
 		return code, errGrant
 	case errors.Is(err, idp.ErrNotFound):
 		log.Info("oauth token refused", "client", cl.Name, "reason", "unknown or expired code")
@@ -204,18 +206,6 @@ func (p *Provider) take(ctx context.Context, cl *client, codeID string) (idp.Cod
 		return code, storeFailure(err)
 	}
 	return code, nil
-}
-
-// revokeOnReplay revokes the token named by a spent code. The token was
-// stored before the code was handed out (issue), so one delete ends it
-// whether the redemption that spent the code has answered yet or not.
-func (p *Provider) revokeOnReplay(ctx context.Context, code idp.Code) {
-	if code.TokenID == "" {
-		return
-	}
-	if err := p.h.Store().RevokeToken(ctx, code.TokenID); err != nil {
-		p.logCtx(ctx).Error("oauth token revoke failed", "err", err)
-	}
 }
 
 // userinfoAnswer is written as {"<userinfo_field>": value}.

@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -260,6 +261,29 @@ func post(t testing.TB, c *http.Client, target string, form url.Values, hdr map[
 }
 
 // tokenForm is a token request of clientID with its secret.
+// redeemCode redeems code at the token API and returns the access token.
+func redeemCode(t testing.TB, base, code string) string {
+	t.Helper()
+	resp, body := post(t, nil, base+"/oauth/token", tokenForm(wpClientID, wpClientSecret, code, ""), nil)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &tok) != nil || tok.AccessToken == "" {
+		t.Fatalf("token call: %d %s", resp.StatusCode, body)
+	}
+	return tok.AccessToken
+}
+
+// wantUserinfo checks that the userinfo API answers the access token with
+// the signed-in employee's e-mail.
+func wantUserinfo(t testing.TB, base, accessToken, what string) {
+	t.Helper()
+	resp, body := post(t, nil, base+"/oauth/userinfo", url.Values{"client_id": {wpClientID}, "client_secret": {wpClientSecret}, "access_token": {accessToken}}, nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, secMail) {
+		t.Fatalf("userinfo, %s: %d %s", what, resp.StatusCode, body)
+	}
+}
+
 func tokenForm(clientID, secret, code, redirectURI string) url.Values {
 	f := url.Values{"grant_type": {"authorization_code"}, "client_id": {clientID}, "client_secret": {secret}, "code": {code}}
 	if redirectURI != "" {

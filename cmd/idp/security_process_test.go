@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,27 +192,4 @@ oauth:
 		}
 	}
 	wantUserinfo(t, base, redeemCode(t, base, codeFor(t, b, wpClientID, wpCallback)), "new code after restart")
-}
-
-// redeemCode redeems code at the token API and returns the access token.
-func redeemCode(t *testing.T, base, code string) string {
-	t.Helper()
-	resp, body := post(t, nil, base+"/oauth/token", tokenForm(wpClientID, wpClientSecret, code, ""), nil)
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &tok) != nil || tok.AccessToken == "" {
-		t.Fatalf("token call: %d %s", resp.StatusCode, body)
-	}
-	return tok.AccessToken
-}
-
-// wantUserinfo checks that the userinfo API answers the access token with
-// the signed-in employee's e-mail.
-func wantUserinfo(t *testing.T, base, accessToken, what string) {
-	t.Helper()
-	resp, body := post(t, nil, base+"/oauth/userinfo", url.Values{"client_id": {wpClientID}, "client_secret": {wpClientSecret}, "access_token": {accessToken}}, nil)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, secMail) {
-		t.Fatalf("userinfo, %s: %d %s", what, resp.StatusCode, body)
-	}
 }

@@ -60,8 +60,8 @@ type Config struct {
 	// and the SP's token call not at all; a crash or restart makes people
 	// whose login page was open, or whose code was not yet redeemed, start
 	// again and resets the throttle's counts. "durable": in the file, at
-	// about 9 more synchronous commits per login. Only for the bolt backend (redis keeps everything
-	// in Redis so that instances share it).
+	// about 9 more synchronous commits per login. Only for the bolt backend
+	// (redis keeps everything in Redis so that instances share it).
 	ShortLived string `yaml:"short_lived"`
 	// Redis is the server or Sentinel group of the redis backend; ignored
 	// by the others.
