@@ -2,6 +2,8 @@ package boltstore
 
 import (
 	"errors"
+	"runtime"
+	"runtime/metrics"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -22,9 +24,10 @@ type write struct {
 
 // committer is group commit without a timer. One goroutine owns the write
 // side: it takes the first waiting write, adds every other write already
-// queued, and commits them in one transaction (one fsync pair). A lone
-// login commits at once; writes that arrive while a commit is on the disk
-// queue up and share the next one. bbolt's db.Batch, which this replaces,
+// queued (and, when the processor is busy, those queued by the goroutines
+// it yields to: see yieldRounds), and commits them in one transaction (one
+// fsync pair). A lone login commits at once; writes that arrive while a
+// commit is on the disk queue up and share the next one. bbolt's db.Batch, which this replaces,
 // waits MaxBatchDelay for company even when nobody else is writing, which
 // added that delay to every write of a lone login.
 //
@@ -40,12 +43,57 @@ type committer struct {
 	writes chan write
 	quit   chan struct{}
 	done   chan struct{}
+	// busy and yield are the scheduler probes of gather (tests replace
+	// them).
+	busy  func() bool
+	yield func()
 }
 
 func newCommitter(db *bolt.DB) *committer {
-	c := &committer{db: db, writes: make(chan write), quit: make(chan struct{}), done: make(chan struct{})}
+	return startCommitter(db, othersRunnable(), runtime.Gosched)
+}
+
+func startCommitter(db *bolt.DB, busy func() bool, yield func()) *committer {
+	c := &committer{db: db, writes: make(chan write), quit: make(chan struct{}), done: make(chan struct{}), busy: busy, yield: yield}
 	go c.loop()
 	return c
+}
+
+// Yielding before a commit. With the processor saturated, the requests
+// that are about to write (a sign-in storing its session) are runnable
+// goroutines that have not yet got to their write, and a commit that
+// starts at once carries one or two writes: each SAML sign-in paid for a
+// commit of its own (two fdatasyncs and a transaction, some 0.15 ms of
+// processor). So when other goroutines are waiting for the processor, the
+// committer lets them run first (runtime.Gosched), up to yieldRounds
+// times while doing so brings more writes, and commits what they queued
+// together. It costs no wall time that the processor was not going to
+// spend on those goroutines anyway, and a lone sign-in (nobody else
+// runnable) commits at once as before. In idpbench at 64 browsers it took
+// the commits per SAML sign-in from 1.12 to 0.29 and per OAuth sign-in
+// from 0.27 to 0.17; at one browser they stay as they were (1.2-1.3 and
+// 2.0-2.1), and so does the login's latency.
+const (
+	yieldRounds = 3
+	// yieldWhenRunnable is how many other goroutines must be waiting for
+	// the processor before the committer yields to them.
+	yieldWhenRunnable = 4
+)
+
+// runnableMetric is the runtime/metrics name of the number of goroutines
+// waiting for a processor.
+const runnableMetric = "/sched/goroutines/runnable:goroutines"
+
+// othersRunnable returns a probe of whether yieldWhenRunnable goroutines
+// are waiting for a processor (runtime/metrics reads the run queues'
+// lengths, without stopping anything). It is only called from the
+// committer's goroutine.
+func othersRunnable() func() bool {
+	s := []metrics.Sample{{Name: runnableMetric}}
+	return func() bool {
+		metrics.Read(s)
+		return s[0].Value.Kind() == metrics.KindUint64 && s[0].Value.Uint64() >= yieldWhenRunnable
+	}
 }
 
 // do runs fn in the next group commit and returns its result. After stop
@@ -83,17 +131,31 @@ func (c *committer) loop() {
 		case <-c.quit:
 			return
 		}
-	gather:
-		for len(group) < maxGroup {
-			select {
-			case w := <-c.writes:
-				group = append(group, w)
-			default:
-				break gather
+		group = c.gather(group)
+		if c.busy() {
+			for range yieldRounds {
+				n := len(group)
+				c.yield()
+				if group = c.gather(group); len(group) == n {
+					break
+				}
 			}
 		}
 		c.commit(group)
 	}
+}
+
+// gather adds to group the writes already queued, up to maxGroup.
+func (c *committer) gather(group []write) []write {
+	for len(group) < maxGroup {
+		select {
+		case w := <-c.writes:
+			group = append(group, w)
+		default:
+			return group
+		}
+	}
+	return group
 }
 
 // commit runs group in one transaction, or, when that fails, each write
