@@ -1,15 +1,16 @@
 package saml
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/ncp-sso/idp/idp"
 	"github.com/ncp-sso/idp/idp/server"
+	"github.com/ncp-sso/idp/templates"
 )
 
 // replayNamespace is the ReplayGuard namespace of AuthnRequest IDs.
@@ -159,11 +160,14 @@ func (p *Provider) Deny(c echo.Context, f idp.Flow, ae *idp.AccountError) error 
 
 // postData is what templates/saml_post.html renders.
 type postData struct {
-	Action        string
-	SAMLResponse  string
-	RelayState    string
-	HasRelayState bool
-	SPName        string
+	Action string
+	// SAMLResponseInput is the hidden form field carrying SAMLResponse,
+	// the Base64 Response (which a customised page may use instead).
+	SAMLResponseInput template.HTML
+	SAMLResponse      string
+	RelayState        string
+	HasRelayState     bool
+	SPName            string
 }
 
 // post renders the auto-submitting form that carries the Response to the
@@ -171,11 +175,13 @@ type postData struct {
 func (p *Provider) post(c echo.Context, pl flowPayload, spName string, xml []byte) error {
 	server.AllowFormAction(c, originOf(pl.ACS))
 	c.Response().Header().Set("Cache-Control", "no-store")
+	input, value := templates.HiddenBase64Input("SAMLResponse", xml)
 	return p.host.Render(c, http.StatusOK, "saml_post", postData{
-		Action:        pl.ACS,
-		SAMLResponse:  base64.StdEncoding.EncodeToString(xml),
-		RelayState:    pl.RelayState,
-		HasRelayState: pl.HasRelayState,
-		SPName:        spName,
+		Action:            pl.ACS,
+		SAMLResponseInput: input,
+		SAMLResponse:      value,
+		RelayState:        pl.RelayState,
+		HasRelayState:     pl.HasRelayState,
+		SPName:            spName,
 	})
 }

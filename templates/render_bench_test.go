@@ -2,6 +2,7 @@ package templates
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -19,7 +20,7 @@ func BenchmarkRender(b *testing.B) {
 	}{
 		{"login", "login", loginData{CSRF: "csrf-token-0123456789abcdef", FlowID: "flow-0123456789abcdef", SPName: "NAVER WORKS"}},
 		{"login_error", "login", loginData{CSRF: "csrf-token-0123456789abcdef", FlowID: "flow-0123456789abcdef", Username: "alice", ErrorKey: "login_failed", HelpURL: "https://help.example.test/pw"}},
-		{"saml_post", "saml_post", postData{Action: "https://sp.example.test/acs", SAMLResponse: string(bytes.Repeat([]byte("PHNhbWxwOlJlc3BvbnNlIC8+"), 300)), RelayState: "relay-0123456789", HasRelayState: true, SPName: "NAVER WORKS"}},
+		{"saml_post", "saml_post", postData{Action: "https://sp.example.test/acs", SAMLResponseInput: samlInput(strings.Repeat("<samlp:Response />", 400)), RelayState: "relay-0123456789", HasRelayState: true, SPName: "NAVER WORKS"}},
 	}
 	for _, tc := range cases {
 		for _, lang := range Languages {

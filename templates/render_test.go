@@ -3,6 +3,7 @@ package templates
 import (
 	"bytes"
 	"flag"
+	"html/template"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,9 +26,18 @@ type loginData struct {
 func (d loginData) FlowURL() string { return "/login?flow=" + url.QueryEscape(d.FlowID) }
 
 type postData struct {
-	Action, SAMLResponse, RelayState string
-	HasRelayState                    bool
-	SPName                           string
+	Action            string
+	SAMLResponseInput template.HTML
+	RelayState        string
+	HasRelayState     bool
+	SPName            string
+}
+
+// samlInput is the SAMLResponse field of a page, as the saml package makes
+// it.
+func samlInput(xml string) template.HTML {
+	h, _ := HiddenBase64Input("SAMLResponse", []byte(xml))
+	return h
 }
 
 type errorData struct{ TitleKey, MessageKey, BackURL string }
@@ -102,8 +112,8 @@ func goldenCases() map[string]struct {
 		"login_error":      {"login", loginData{CSRF: "csrf-token", FlowID: "flow-1", Username: "alice", ErrorKey: "login_failed", HelpURL: "https://help.example.test/pw?a=1&b=" + hostile}},
 		"login_throttled":  {"login", loginData{CSRF: "csrf-token", Username: "alice", ErrorKey: "login_throttled", WaitMinutes: 5}},
 		"login_unknownkey": {"login", loginData{CSRF: "csrf-token", ErrorKey: "no_such_key" + hostile}},
-		"saml_post":        {"saml_post", postData{Action: "https://sp.example.test/acs?x=" + hostile, SAMLResponse: "PHNhbWxwOlJlc3BvbnNlIC8+", SPName: "WORKS " + hostile}},
-		"saml_post_relay":  {"saml_post", postData{Action: "https://sp.example.test/acs", SAMLResponse: "PHNhbWxwOlJlc3BvbnNlIC8+", RelayState: "rs" + hostile, HasRelayState: true}},
+		"saml_post":        {"saml_post", postData{Action: "https://sp.example.test/acs?x=" + hostile, SAMLResponseInput: samlInput("<samlp:Response />"), SPName: "WORKS " + hostile}},
+		"saml_post_relay":  {"saml_post", postData{Action: "https://sp.example.test/acs", SAMLResponseInput: samlInput("<samlp:Response />"), RelayState: "rs" + hostile, HasRelayState: true}},
 		"error":            {"error", errorData{TitleKey: "error_title", MessageKey: "error_bad_request", BackURL: "/login"}},
 		"error_nokey":      {"error", errorData{TitleKey: "x" + hostile, MessageKey: "y" + hostile}},
 		"home": {"home", homeData{Name: "Alice " + hostile, Email: "alice@example.test", Username: "alice", Since: "09:00",

@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/base64"
+	"html/template"
 	"net/url"
 	"testing"
 	"time"
@@ -34,9 +34,11 @@ func realPages(tb testing.TB) (login, post []byte) {
 		tb.Fatal(err)
 	}
 	type postData struct {
-		Action, SAMLResponse, RelayState string
-		HasRelayState                    bool
-		SPName                           string
+		Action            string
+		SAMLResponseInput template.HTML
+		RelayState        string
+		HasRelayState     bool
+		SPName            string
 	}
 	page := templates.Page{Lang: "ko", Nonce: "bm9uY2UtMDEyMzQ1Njc4OWFi", Brand: brand}
 	var lb, pb bytes.Buffer
@@ -46,7 +48,8 @@ func realPages(tb testing.TB) (login, post []byte) {
 	}
 	xml := make([]byte, 7000)
 	_, _ = rand.Read(xml)
-	page.Data = postData{Action: spACS, SAMLResponse: base64.StdEncoding.EncodeToString(xml), RelayState: "r1", HasRelayState: true}
+	field, _ := templates.HiddenBase64Input("SAMLResponse", xml)
+	page.Data = postData{Action: spACS, SAMLResponseInput: field, RelayState: "r1", HasRelayState: true}
 	if err := set.Render(&pb, "saml_post", page); err != nil {
 		tb.Fatal(err)
 	}

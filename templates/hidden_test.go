@@ -1,0 +1,60 @@
+package templates
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/html"
+)
+
+// TestHiddenBase64Input: the field parses, as a browser would, to one
+// hidden input whose value decodes to the bytes given (every Base64
+// character, + / = included, survives unescaped), and the value returned
+// is that same Base64.
+func TestHiddenBase64Input(t *testing.T) {
+	raw := make([]byte, 3000)
+	for i := range raw {
+		raw[i] = byte(i * 7)
+	}
+	raw = append(raw, 0xfb, 0xff, 0xbf) // encodes to "+/+/"-rich text
+	field, value := HiddenBase64Input("SAMLResponse", raw)
+	if want := base64.StdEncoding.EncodeToString(raw); value != want {
+		t.Fatalf("value %.40q…, want %.40q…", value, want)
+	}
+	if !strings.ContainsAny(value, "+/") {
+		t.Fatal("test data has no + or / to check")
+	}
+	doc, err := html.Parse(strings.NewReader("<form>" + string(field) + "</form>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs []map[string]string
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "input" {
+			a := map[string]string{}
+			for _, at := range n.Attr {
+				a[at.Key] = at.Val
+			}
+			inputs = append(inputs, a)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	if len(inputs) != 1 || len(inputs[0]) != 3 || inputs[0]["type"] != "hidden" || inputs[0]["name"] != "SAMLResponse" {
+		t.Fatalf("parsed inputs %v", inputs)
+	}
+	got, err := base64.StdEncoding.DecodeString(inputs[0]["value"])
+	if err != nil || !bytes.Equal(got, raw) {
+		t.Fatalf("the value a browser posts does not decode to the input (err %v)", err)
+	}
+
+	hostile, _ := HiddenBase64Input(`x"><script>`, nil)
+	if strings.Contains(string(hostile), "<script>") {
+		t.Errorf("name not escaped: %s", hostile)
+	}
+}
