@@ -27,6 +27,9 @@ type cellConfig struct {
 	sampleEvery time.Duration
 	// atWindow, when set, runs in its own goroutine as the window opens.
 	atWindow func()
+	// durations, when set, reads the IdP's request-duration histogram; it
+	// is read as the window opens and closes (see serverlat.go).
+	durations func() (histograms, error)
 }
 
 // watched are the processes whose CPU a cell measures.
@@ -65,6 +68,9 @@ type cellResult struct {
 	IdPCPUUtil float64 `json:"idp_cpu_util"` // cores busy
 	IdPRSSKB   int64   `json:"idp_rss_kb"`
 	IdPAnonKB  int64   `json:"idp_rss_anon_kb"`
+	// ServerSide is the SP's back-channel calls' time inside the IdP, by
+	// route (OAuth cells).
+	ServerSide map[string]serverSide `json:"server_side,omitempty"`
 }
 
 // runCell runs j with c.concurrency workers: warm-up, then the window.
@@ -144,6 +150,11 @@ func runCell(ctx context.Context, j journey, c cellConfig, w watched) cellResult
 		}()
 	}
 	sleepCtx(ctx, c.warmup)
+	var before histograms
+	var durErr error
+	if c.durations != nil {
+		before, durErr = c.durations()
+	}
 	cpu0, slapd0, gen0 := cpuOf(w.idp), cpuOf(w.slapd), selfCPU()
 	measuring.Store(true)
 	t0 := time.Now()
@@ -162,6 +173,10 @@ func runCell(ctx context.Context, j journey, c cellConfig, w watched) cellResult
 	elapsed := time.Since(t0)
 	cpu1, slapd1, gen1 := cpuOf(w.idp), cpuOf(w.slapd), selfCPU()
 	rss, anon := rssKB(w.idp)
+	var after histograms
+	if c.durations != nil && durErr == nil {
+		after, durErr = c.durations()
+	}
 	cancel()
 	wg.Wait()
 
@@ -194,6 +209,13 @@ func runCell(ctx context.Context, j journey, c cellConfig, w watched) cellResult
 		r.GenCPUms = ms(gen1-gen0) / float64(r.Logins)
 	}
 	r.IdPCPUUtil = (cpu1 - cpu0).Seconds() / elapsed.Seconds()
+	switch {
+	case c.durations == nil:
+	case durErr != nil:
+		r.ErrorSamples = append(r.ErrorSamples, durErr.Error())
+	default:
+		r.ServerSide = serverSides(before, after, "/oauth/token", "/oauth/userinfo")
+	}
 	return r
 }
 

@@ -15,8 +15,10 @@ import (
 type ourIdP struct {
 	URL      string
 	EntityID string
-	Config   string // the config file, kept in the report's commands
-	cmd      *exec.Cmd
+	// MetricsURL is the IdP's Prometheus endpoint (its own listener).
+	MetricsURL string
+	Config     string // the config file, kept in the report's commands
+	cmd        *exec.Cmd
 	// ColdStart is exec to the first 200 from /readyz.
 	ColdStart time.Duration
 	pprofAddr string
@@ -56,7 +58,7 @@ func (l lifetimes) String() string {
 	return fmt.Sprintf("sessions live %s, tokens %s, codes %s + %s remembered, sweep every %s", l.session, l.token, l.code, l.spent, l.sweep)
 }
 
-func ourConfig(o idpOptions, port int) string {
+func ourConfig(o idpOptions, port, metricsPort int) string {
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	signAssertion := "true"
 	if o.oneSignature {
@@ -71,6 +73,8 @@ server:
   listen: "127.0.0.1:%[1]d"
   public_url: %[2]q
   browser_concurrency: %[21]d
+metrics:
+  listen: "127.0.0.1:%[22]d"
 log:
   level: %[3]s
   format: json
@@ -102,7 +106,7 @@ saml:
     - {name: bench, profile: workplace, company: acme}
 `, port, url, o.logLevel, filepath.Join(o.dir, "idp.db"), o.ldapURL, serviceDN, servicePass, o.poolSize,
 		peopleDN, oauthClientID, oauthClientSecret, signAssertion, o.keyFile, o.certFile, o.store,
-		l.session, l.sweep, l.code, l.spent, l.token, o.browserConc)
+		l.session, l.sweep, l.code, l.spent, l.token, o.browserConc, metricsPort)
 }
 
 // startOurs writes the config, starts the binary pinned to o.cpus and
@@ -115,8 +119,12 @@ func startOurs(ctx context.Context, o idpOptions) (*ourIdP, error) {
 	if err := os.MkdirAll(o.dir, 0o700); err != nil {
 		return nil, err
 	}
+	metricsPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	conf := filepath.Join(o.dir, "idp.yaml")
-	if err := os.WriteFile(conf, []byte(ourConfig(o, port)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(ourConfig(o, port, metricsPort)), 0o600); err != nil {
 		return nil, err
 	}
 	_ = os.Remove(filepath.Join(o.dir, "idp.db"))
@@ -125,7 +133,8 @@ func startOurs(ctx context.Context, o idpOptions) (*ourIdP, error) {
 		return nil, err
 	}
 	defer logf.Close()
-	s := &ourIdP{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Config: conf}
+	s := &ourIdP{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Config: conf,
+		MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}
 	s.EntityID = s.URL
 	s.cmd = pinned(o.cpus, o.bin, "serve", "--config", conf)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf

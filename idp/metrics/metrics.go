@@ -69,7 +69,7 @@ func New(now func() time.Time) *Metrics {
 		}, []string{"sp", "mode", "result", "reason"}),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "idp_http_request_duration_seconds", Help: "Time to answer HTTP requests, by route pattern.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 3, 5, 10},
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2, 3, 5, 10},
 		}, []string{"route"}),
 		ldap: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "idp_ldap_request_duration_seconds", Help: "Time of LDAP operations, by server and result.",

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// The IdP's own view of a request's time: its request-duration histogram
+// (idp_http_request_duration_seconds on the metrics listener), read as
+// the window opens and closes. It starts when the HTTP server hands the
+// parsed request to the router and ends when the handler returns, so the
+// difference to the generator's figure is the time a request spent before
+// the IdP's Go runtime read it (and the response on the way back): on a
+// saturated processor, the network poller is consulted only when a
+// processor runs out of work, or every 10 ms by the runtime's monitor.
+
+// histograms are cumulative bucket counts by route and upper bound (s).
+type histograms map[string]map[float64]float64
+
+var bucketLine = regexp.MustCompile(`^idp_http_request_duration_seconds_bucket\{route="([^"]*)",le="([^"]+)"\} ([0-9.e+]+)$`)
+
+// scrapeRequestDurations reads the histogram from the metrics listener.
+func scrapeRequestDurations(ctx context.Context, metricsURL string) (histograms, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("idpbench: metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("idpbench: metrics: HTTP %d", resp.StatusCode)
+	}
+	h := histograms{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		m := bucketLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		le, err1 := strconv.ParseFloat(m[2], 64) // "+Inf" parses too
+		n, err2 := strconv.ParseFloat(m[3], 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		if h[m[1]] == nil {
+			h[m[1]] = map[float64]float64{}
+		}
+		h[m[1]][le] = n
+	}
+	return h, sc.Err()
+}
+
+// serverSide is one route's time inside the IdP over a window.
+type serverSide struct {
+	N int64 `json:"n"`
+	// P99AtMostMs is the smallest bucket bound within which 99 % of the
+	// calls were answered (the histogram cannot say more).
+	P99AtMostMs float64 `json:"p99_at_most_ms"`
+	// Within5ms is the share of calls answered within 5 ms.
+	Within5ms float64 `json:"within_5ms"`
+}
+
+// serverSides turns two readings into each route's figures.
+func serverSides(before, after histograms, routes ...string) map[string]serverSide {
+	out := map[string]serverSide{}
+	for _, route := range routes {
+		a, b := after[route], before[route]
+		if a == nil {
+			continue
+		}
+		bounds := slices.Sorted(func(yield func(float64) bool) {
+			for le := range a {
+				if !yield(le) {
+					return
+				}
+			}
+		})
+		total := a[bounds[len(bounds)-1]] - b[bounds[len(bounds)-1]]
+		if total <= 0 {
+			continue
+		}
+		s := serverSide{N: int64(total)}
+		for _, le := range bounds {
+			share := (a[le] - b[le]) / total
+			if le == 0.005 {
+				s.Within5ms = share
+			}
+			if s.P99AtMostMs == 0 && share >= 0.99 {
+				s.P99AtMostMs = le * 1000
+			}
+		}
+		out[route] = s
+	}
+	return out
+}
+
+// durations reads the IdP's histogram in the OAuth modes (nil otherwise).
+func (s *ourIdP) durations(ctx context.Context, mode string) func() (histograms, error) {
+	if mode != "oauth" && mode != "oauth-sso" {
+		return nil
+	}
+	return func() (histograms, error) { return scrapeRequestDurations(ctx, s.MetricsURL) }
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// TestServerSides: two readings of a real histogram exposition give the
+// window's share within 5 ms and the bucket bound of its 99th percentile;
+// the calls before the window do not count.
+func TestServerSides(t *testing.T) {
+	reading := func(c1, c25, c5, c10, inf int) string {
+		return fmt.Sprintf(`# HELP idp_http_request_duration_seconds Time to answer HTTP requests, by route pattern.
+# TYPE idp_http_request_duration_seconds histogram
+idp_http_request_duration_seconds_bucket{route="/oauth/token",le="0.001"} %d
+idp_http_request_duration_seconds_bucket{route="/oauth/token",le="0.0025"} %d
+idp_http_request_duration_seconds_bucket{route="/oauth/token",le="0.005"} %d
+idp_http_request_duration_seconds_bucket{route="/oauth/token",le="0.01"} %d
+idp_http_request_duration_seconds_bucket{route="/oauth/token",le="+Inf"} %d
+idp_http_request_duration_seconds_sum{route="/oauth/token"} 1.5
+idp_http_request_duration_seconds_count{route="/oauth/token"} %d
+`, c1, c25, c5, c10, inf, inf)
+	}
+	body := reading(900, 950, 990, 1000, 1000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, body) }))
+	defer srv.Close()
+	before, err := scrapeRequestDurations(context.Background(), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// In the window: 1,000 calls, 800 within 1 ms, 970 within 2.5 ms,
+	// 985 within 5 ms, 995 within 10 ms.
+	body = reading(1700, 1920, 1975, 1995, 2000)
+	after, err := scrapeRequestDurations(context.Background(), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := serverSides(before, after, "/oauth/token", "/oauth/userinfo")
+	tk, ok := got["/oauth/token"]
+	if !ok || len(got) != 1 {
+		t.Fatalf("routes %v", got)
+	}
+	if tk.N != 1000 || math.Abs(tk.Within5ms-0.985) > 1e-9 || tk.P99AtMostMs != 10 {
+		t.Errorf("token %+v, want n 1000, 98.5 %% within 5 ms, p99 within 10 ms", tk)
+	}
+}
