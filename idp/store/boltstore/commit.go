@@ -27,9 +27,9 @@ type write struct {
 // queued (and, when the processor is busy, those queued by the goroutines
 // it yields to: see yieldRounds), and commits them in one transaction (one
 // fsync pair). A lone login commits at once; writes that arrive while a
-// commit is on the disk queue up and share the next one. bbolt's db.Batch, which this replaces,
-// waits MaxBatchDelay for company even when nobody else is writing, which
-// added that delay to every write of a lone login.
+// commit is on the disk queue up and share the next one. bbolt's db.Batch,
+// which this replaces, waits MaxBatchDelay for company even when nobody
+// else is writing, which added that delay to every write of a lone login.
 //
 // An fn reports an outcome (idp.ErrNotFound, store.ErrInvalid,
 // store.ErrCorrupt) only before it has written anything, so such an error
@@ -43,7 +43,7 @@ type committer struct {
 	writes chan write
 	quit   chan struct{}
 	done   chan struct{}
-	// busy and yield are the scheduler probes of gather (tests replace
+	// busy and yield are loop's hooks into the scheduler (tests replace
 	// them).
 	busy  func() bool
 	yield func()
@@ -132,7 +132,7 @@ func (c *committer) loop() {
 			return
 		}
 		group = c.gather(group)
-		if c.busy() {
+		if len(group) < maxGroup && c.busy() {
 			for range yieldRounds {
 				n := len(group)
 				c.yield()
