@@ -46,6 +46,7 @@ type options struct {
 	store        string
 	profile      string
 	genProfile   string
+	rsaProbe     string
 }
 
 // generatorGOGC is the generator's GOGC unless the environment sets one:
@@ -67,6 +68,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return 2
+	}
+	if o.rsaProbe != "" {
+		key, cert, _ := strings.Cut(o.rsaProbe, ",")
+		if err := rsaProbe(key, cert, rsaProbeTime, stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
 	}
 	b, err := newBench(o, stdout)
 	if err != nil {
@@ -116,6 +125,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.store, "store", "bolt", "our IdP's store.backend: bolt (durable, fsync per commit) or memory")
 	fs.StringVar(&o.profile, "profile", "", "directory for CPU profiles of the IdP during each mode's highest-concurrency cell (needs a binary built with -tags pprof: make bench-profile)")
 	fs.StringVar(&o.genProfile, "genprofile", "", "file for a CPU profile of the generator itself over the whole run (go tool pprof FILE)")
+	fs.StringVar(&o.rsaProbe, "rsa-probe", "", "internal: KEY,CERT: sign with that key for 0.7 s, print ns per signature and exit (what the SAML cells run on the IdP's CPU as the signing yardstick)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: idpbench [flags]\n\nLoad generator for the IdP (see README \"Benchmarks\"). Flags:")
 		fs.PrintDefaults()

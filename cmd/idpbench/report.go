@@ -178,6 +178,7 @@ func (r *report) markdown() string {
 	if tu := r.tokenUserinfo(); tu != "" {
 		b.WriteString(tu)
 	}
+	b.WriteString(r.beyondSigning())
 	b.WriteString(r.comparison())
 	m := r.Memory
 	if m.Sessions > 0 {
@@ -198,6 +199,23 @@ func (r *report) markdown() string {
 		for _, e := range m.Soak.ErrorSamples {
 			fmt.Fprintf(&b, "- soak error sample: %s\n", e)
 		}
+	}
+	return b.String()
+}
+
+// beyondSigning sets our SAML cells' IdP CPU per login against the RSA
+// signing cost probed on the IdP's CPU around each cell.
+func (r *report) beyondSigning() string {
+	var b strings.Builder
+	for _, c := range r.Cells {
+		if c.Target != "ours" || c.SigningMs == 0 {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("\n## SAML against the signing cost\n\nRSA-2048 signing time per signature on the IdP's CPU, probed (same key, crypto/rsa) just before each cell's warm-up and just after its window; beyond signing = IdP CPU per login - signatures x that.\n\n| mode | users | conc | IdP CPU ms/login | signing ms per signature | signatures | beyond signing ms |\n|---|---|---|---|---|---|---|\n")
+		}
+		n := signatures(c.Mode)
+		fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %.2f | %d | %.2f |\n", c.Mode, c.Users, c.Concurrency, c.IdPCPUms, c.SigningMs, n, c.IdPCPUms-float64(n)*c.SigningMs)
 	}
 	return b.String()
 }

@@ -113,7 +113,20 @@ func (b *bench) ourCells(ctx context.Context, sl *slapd, mode string, users int,
 				b.logf("profile: %s", path)
 			}
 		}
+		var sign0 float64
+		if isSAML(mode) {
+			if sign0, err = b.signingMs(ctx); err != nil {
+				return err
+			}
+		}
 		r := runCell(ctx, j, cc, watched{idp: idp.pid(), slapd: sl.pid()})
+		if isSAML(mode) {
+			sign1, err := b.signingMs(ctx)
+			if err != nil {
+				return err
+			}
+			r.SigningMs = (sign0 + sign1) / 2
+		}
 		if profiled != nil {
 			if err := <-profiled; err != nil {
 				return err
@@ -153,6 +166,20 @@ func (b *bench) pacedCell(ctx context.Context, sl *slapd, idp *ourIdP, users, to
 	b.logf("%s (paced at %.0f logins/s, %.0f%% of %.0f)", r.summary(), cc.rate, b.o.paced*100, best)
 	b.report.add(r)
 	return ctx.Err()
+}
+
+// isSAML reports whether mode is one of the SAML modes.
+func isSAML(mode string) bool { return mode == "saml" || mode == "saml1" }
+
+// signatures is how many RSA signatures a login of mode makes.
+func signatures(mode string) int {
+	switch mode {
+	case "saml":
+		return 2
+	case "saml1":
+		return 1
+	}
+	return 0
 }
 
 // modePaced names the paced OAuth cell in the report.
