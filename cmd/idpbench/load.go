@@ -68,9 +68,8 @@ type cellResult struct {
 	IdPCPUUtil float64 `json:"idp_cpu_util"` // cores busy
 	IdPRSSKB   int64   `json:"idp_rss_kb"`
 	IdPAnonKB  int64   `json:"idp_rss_anon_kb"`
-	// SigningMs is RSA-2048 signing time per signature on the IdP's CPU,
-	// probed just before the warm-up and just after the window (SAML
-	// cells; see rsaprobe.go).
+	// SigningMs is RSA-2048 signing CPU time per signature on the IdP's
+	// CPU during the window (SAML cells; see rsaprobe.go).
 	SigningMs float64 `json:"signing_ms,omitempty"`
 	// ServerSide is the SP's back-channel calls' time inside the IdP, by
 	// route (OAuth cells).

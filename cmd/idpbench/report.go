@@ -203,6 +203,10 @@ func (r *report) markdown() string {
 	return b.String()
 }
 
+// referenceSigningMs is the signing time per RSA-2048 signature
+// (Go's crypto/rsa, one core of the reference machine).
+const referenceSigningMs = 1.1
+
 // beyondSigning sets our SAML cells' IdP CPU per login against the RSA
 // signing cost probed on the IdP's CPU around each cell.
 func (r *report) beyondSigning() string {
@@ -212,10 +216,11 @@ func (r *report) beyondSigning() string {
 			continue
 		}
 		if b.Len() == 0 {
-			b.WriteString("\n## SAML against the signing cost\n\nRSA-2048 signing time per signature on the IdP's CPU, probed (same key, crypto/rsa) just before each cell's warm-up and just after its window; beyond signing = IdP CPU per login - signatures x that.\n\n| mode | users | conc | IdP CPU ms/login | signing ms per signature | signatures | beyond signing ms |\n|---|---|---|---|---|---|---|\n")
+			b.WriteString("\n## SAML against the signing cost\n\nRSA-2048 signing CPU time per signature on the IdP's CPU during the window (a probe beside the IdP with the same key and crypto/rsa, one signature every 100 ms, timed in its thread's CPU time); beyond signing = IdP CPU per login - signatures x that. The issue's target is 0.5 ms beyond signing on a machine that signs in 1.1 ms; the last column scales the figure to that speed (x 1.1 / signing ms), since everything else slows down with the signing when this VM slows down.\n\n| mode | users | conc | IdP CPU ms/login | signing ms per signature | signatures | beyond signing ms | at 1.1 ms signing |\n|---|---|---|---|---|---|---|---|\n")
 		}
 		n := signatures(c.Mode)
-		fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %.2f | %d | %.2f |\n", c.Mode, c.Users, c.Concurrency, c.IdPCPUms, c.SigningMs, n, c.IdPCPUms-float64(n)*c.SigningMs)
+		beyond := c.IdPCPUms - float64(n)*c.SigningMs
+		fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %.2f | %d | %.2f | %.2f |\n", c.Mode, c.Users, c.Concurrency, c.IdPCPUms, c.SigningMs, n, beyond, beyond*referenceSigningMs/c.SigningMs)
 	}
 	return b.String()
 }

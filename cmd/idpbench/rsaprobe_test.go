@@ -24,14 +24,14 @@ func TestRSAProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := rsaProbe(key, cert, 20*time.Millisecond, &out); err != nil {
+	if err := rsaProbe(key, cert, 20*time.Millisecond, time.Millisecond, &out); err != nil {
 		t.Fatal(err)
 	}
 	ns, err := strconv.ParseInt(strings.TrimSpace(out.String()), 10, 64)
 	if err != nil || ns < int64(10*time.Microsecond) || ns > int64(time.Second) {
 		t.Fatalf("probe printed %q", out.String())
 	}
-	if err := rsaProbe(filepath.Join(dir, "none.pem"), cert, time.Millisecond, &out); err == nil {
+	if err := rsaProbe(filepath.Join(dir, "none.pem"), cert, time.Millisecond, time.Millisecond, &out); err == nil {
 		t.Fatal("no error for a missing key")
 	}
 }

@@ -113,19 +113,16 @@ func (b *bench) ourCells(ctx context.Context, sl *slapd, mode string, users int,
 				b.logf("profile: %s", path)
 			}
 		}
-		var sign0 float64
+		var signing chan func() (float64, error)
 		if isSAML(mode) {
-			if sign0, err = b.signingMs(ctx); err != nil {
-				return err
-			}
+			signing = make(chan func() (float64, error), 1)
+			cc.atWindow = both(cc.atWindow, func() { signing <- b.signingProbe(ctx, b.o.duration) })
 		}
 		r := runCell(ctx, j, cc, watched{idp: idp.pid(), slapd: sl.pid()})
-		if isSAML(mode) {
-			sign1, err := b.signingMs(ctx)
-			if err != nil {
+		if signing != nil {
+			if r.SigningMs, err = (<-signing)(); err != nil {
 				return err
 			}
-			r.SigningMs = (sign0 + sign1) / 2
 		}
 		if profiled != nil {
 			if err := <-profiled; err != nil {
@@ -166,6 +163,18 @@ func (b *bench) pacedCell(ctx context.Context, sl *slapd, idp *ourIdP, users, to
 	b.logf("%s (paced at %.0f logins/s, %.0f%% of %.0f)", r.summary(), cc.rate, b.o.paced*100, best)
 	b.report.add(r)
 	return ctx.Err()
+}
+
+// both runs f then g; either may be nil.
+func both(f, g func()) func() {
+	return func() {
+		if f != nil {
+			go f()
+		}
+		if g != nil {
+			g()
+		}
+	}
 }
 
 // isSAML reports whether mode is one of the SAML modes.
