@@ -52,8 +52,10 @@ type Config struct {
 	// SpentCodeRetention is how long past its expiry a redeemed code is
 	// remembered: a replay within it is refused as a replay and revokes
 	// the token issued from the code (RFC 6749 §4.1.2); after it, a replay
-	// is refused as an unknown code. Each remembered code is about 400
-	// bytes of store (of process memory with store.short_lived memory).
+	// is refused as an unknown code. Each remembered code is about 300
+	// bytes of process memory with store.short_lived memory (the spent
+	// code's tombstone keeps only its client and token), the whole record
+	// (some 450 bytes in memory) in bolt or Redis otherwise.
 	// Default 2m, at most 24h.
 	SpentCodeRetention time.Duration `yaml:"spent_code_retention"`
 	// InsecureAllowHTTPLoopback lets redirect_uris_allowed, sp_logout_url and

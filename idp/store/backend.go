@@ -115,6 +115,31 @@ func update(ctx context.Context, b Backend, bucket string, fn func(Tx) error) er
 	return fn(backendTx{ctx: ctx, b: b, bucket: bucket})
 }
 
+// Shrinker is implemented by a Backend that can leave a smaller tombstone
+// than the record it consumes. ConsumeShrink is Consume, except that the
+// consuming call replaces the record's value with shrink(value) as it
+// turns it into a tombstone (a nil result keeps the value), so later calls
+// get the shrunk value with first=false; the consuming call still gets the
+// whole value. shrink runs inside the backend's atomic section, at most
+// once per record. TakeCode uses it: a spent code only has to name the
+// token to revoke on a replay, and spent codes are kept minutes past their
+// expiry, in memory.
+type Shrinker interface {
+	ConsumeShrink(ctx context.Context, bucket string, key []byte, keep time.Duration, shrink func(value []byte) []byte) (value []byte, first bool, err error)
+}
+
+// consume is Backend.Consume on the backend that holds bucket, with
+// shrink when that backend is a Shrinker.
+func consume(ctx context.Context, b Backend, bucket string, key []byte, keep time.Duration, shrink func([]byte) []byte) ([]byte, bool, error) {
+	if s, ok := b.(*split); ok {
+		b = s.pick(bucket)
+	}
+	if sh, ok := b.(Shrinker); ok {
+		return sh.ConsumeShrink(ctx, bucket, key, keep, shrink)
+	}
+	return b.Consume(ctx, bucket, key, keep)
+}
+
 // ErrInvalid is wrapped by errors for calls that break the Backend contract
 // (empty bucket or key, zero expiry, negative duration, Incr on a value that
 // is not a counter). It is a bug in the caller, not a store outage.

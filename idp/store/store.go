@@ -27,8 +27,9 @@ const (
 // Two minutes cover a replay racing the redemption or retried by a
 // confused SP, which is what revocation is for; a later replay is still
 // refused, as an unknown code. Where codes are kept in process memory
-// (store.short_lived) each remembered code holds about 400 bytes there, so
-// the retention bounds that memory to a few minutes of sign-ins.
+// (store.short_lived) each remembered code holds about 300 bytes there (a
+// resealed tombstone with only what a replay needs: see TakeCode), so the
+// retention bounds that memory to a few minutes of sign-ins.
 const DefaultSpentCodeRetention = 2 * time.Minute
 
 // Option configures New.
@@ -171,25 +172,54 @@ func (s *typed) PutCode(ctx context.Context, c idp.Code) error {
 
 // TakeCode consumes a code with Backend.Consume: the first take gets the
 // Code; later takes, until the code's expiry plus the spent-code retention,
-// get the same Code with idp.ErrAlreadyUsed so the caller can revoke the
-// token named by Code.TokenID.
+// get the Code with idp.ErrAlreadyUsed so the caller can revoke the token
+// named by Code.TokenID. A backend that is a store.Shrinker keeps only the
+// code's ID, ClientID, TokenID and ExpiresAt for those later takes.
 func (s *typed) TakeCode(ctx context.Context, id string) (idp.Code, error) {
 	if id == "" {
 		return idp.Code{}, idp.ErrNotFound
 	}
 	key := lookupKey(id)
-	sealed, first, err := s.b.Consume(ctx, BucketCodes, key, s.retention)
+	var c idp.Code
+	opened := false
+	sealed, first, err := consume(ctx, s.b, BucketCodes, key, s.retention, func(sealed []byte) []byte {
+		small, ok := s.spentCode(id, key, sealed, &c)
+		opened = ok
+		return small
+	})
 	if err != nil {
 		return idp.Code{}, err
 	}
-	var c idp.Code
-	if err := s.decode(BucketCodes, id, key, sealed, &c); err != nil {
-		return idp.Code{}, err
+	if !opened {
+		if err := s.decode(BucketCodes, id, key, sealed, &c); err != nil {
+			return idp.Code{}, err
+		}
 	}
 	if !first {
 		return c, idp.ErrAlreadyUsed
 	}
 	return c, nil
+}
+
+// spentCode is the tombstone of a code the backend keeps after its first
+// take, where it can (store.Shrinker): the code with only what a replay
+// needs (the client, for the log, and the token to revoke), sealed anew,
+// about half the record. It opens sealed into c on the way (ok), so that
+// TakeCode does not open it twice; a record that does not open keeps its
+// tombstone whole (nil) and TakeCode reports it.
+func (s *typed) spentCode(id string, key, sealed []byte, c *idp.Code) (small []byte, ok bool) {
+	if err := s.decode(BucketCodes, id, key, sealed, c); err != nil {
+		return nil, false
+	}
+	pt, err := marshalRecord(idp.Code{ID: c.ID, ClientID: c.ClientID, TokenID: c.TokenID, ExpiresAt: c.ExpiresAt})
+	if err != nil {
+		return nil, true
+	}
+	small, err = s.seal.seal(BucketCodes, id, key, pt)
+	if err != nil {
+		return nil, true
+	}
+	return small, true
 }
 
 // GetCode reads a live, unspent code (Backend.Get: a tombstone is absent).

@@ -154,6 +154,11 @@ func (b *Backend) Take(ctx context.Context, bucket string, key []byte) ([]byte, 
 
 // Consume implements store.Backend.
 func (b *Backend) Consume(ctx context.Context, bucket string, key []byte, keep time.Duration) ([]byte, bool, error) {
+	return b.ConsumeShrink(ctx, bucket, key, keep, nil)
+}
+
+// ConsumeShrink implements store.Shrinker.
+func (b *Backend) ConsumeShrink(ctx context.Context, bucket string, key []byte, keep time.Duration, shrink func([]byte) []byte) ([]byte, bool, error) {
 	if keep < 0 {
 		return nil, false, fmt.Errorf("memory: consume: %w: negative keep", store.ErrInvalid)
 	}
@@ -170,7 +175,13 @@ func (b *Backend) Consume(ctx context.Context, bucket string, key []byte, keep t
 	}
 	r.consumed = true
 	r.expiresAt = r.expiresAt.Add(keep)
-	return bytes.Clone(r.value), true, nil
+	value := bytes.Clone(r.value)
+	if shrink != nil {
+		if small := shrink(value); small != nil {
+			r.value = bytes.Clone(small)
+		}
+	}
+	return value, true, nil
 }
 
 // PutIfAbsent implements store.Backend.

@@ -25,6 +25,7 @@ func RunBackend(t *testing.T, nb NewBackend) {
 		{"Expiry", testExpiry},
 		{"Take", testTake},
 		{"Consume", testConsume},
+		{"ConsumeShrink", testConsumeShrink},
 		{"PutIfAbsent", testPutIfAbsent},
 		{"Incr", testIncr},
 		{"SweepKeepsLive", testSweepKeepsLive},
@@ -245,6 +246,47 @@ func testConsume(e *env) {
 	e.consume("z", 0, "v", true, nil)
 	e.clk.Advance(ttl)
 	e.consume("z", 0, "", false, idp.ErrNotFound)
+}
+
+// testConsumeShrink: a store.Shrinker's consuming call gets the whole value
+// and leaves the shrunk one as the tombstone, shrinking once; a nil shrink
+// result keeps the value. Backends that are not Shrinkers pass trivially.
+func testConsumeShrink(e *env) {
+	sh, ok := e.b.(store.Shrinker)
+	if !ok {
+		e.t.Skip("not a store.Shrinker")
+	}
+	const ttl, keep = time.Minute, 10 * time.Minute
+	shrinks := 0
+	shrink := func(v []byte) []byte {
+		shrinks++
+		if string(v) != "whole value" {
+			e.t.Errorf("shrink got %q", v)
+		}
+		return []byte("small")
+	}
+	e.put("b", "k", "whole value", ttl)
+	got, first, err := sh.ConsumeShrink(e.ctx, "b", []byte("k"), keep, shrink)
+	wantErr(e.t, "ConsumeShrink", err, nil)
+	if string(got) != "whole value" || !first {
+		e.t.Fatalf("ConsumeShrink = %q, first %v; want the whole value, first", got, first)
+	}
+	got, first, err = sh.ConsumeShrink(e.ctx, "b", []byte("k"), keep, shrink)
+	wantErr(e.t, "ConsumeShrink again", err, nil)
+	if string(got) != "small" || first {
+		e.t.Fatalf("ConsumeShrink again = %q, first %v; want the tombstone %q", got, first, "small")
+	}
+	e.consume("k", keep, "small", false, nil)
+	if shrinks != 1 {
+		e.t.Errorf("shrink ran %d times, want once", shrinks)
+	}
+	e.wantAbsent("b", "k")
+
+	e.put("b", "n", "kept", ttl)
+	if _, _, err := sh.ConsumeShrink(e.ctx, "b", []byte("n"), keep, func([]byte) []byte { return nil }); err != nil {
+		e.t.Fatal(err)
+	}
+	e.consume("n", keep, "kept", false, nil)
 }
 
 func testPutIfAbsent(e *env) {
