@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,9 +71,18 @@ func waitHealthy(t *testing.T, base string, p *idpProcess) {
 
 // TestSecurityProcessCrashAndLock runs the real binary with the bolt store:
 // a second process cannot open the locked store file and says which file;
-// `kill -9` in the middle of load loses neither the session nor an
-// unredeemed code.
+// `kill -9` in the middle of load loses no session and no access token.
+// Codes follow store.short_lived: in memory (the default) those issued
+// before the crash are gone, refused rather than redeemable twice; in the
+// file (durable) the unredeemed one is redeemed once after the restart and
+// the one redeemed before it is still a replay, which revokes its token.
 func TestSecurityProcessCrashAndLock(t *testing.T) {
+	for _, shortLived := range []string{"memory", "durable"} {
+		t.Run("short_lived "+shortLived, func(t *testing.T) { crashAndRestart(t, shortLived) })
+	}
+}
+
+func crashAndRestart(t *testing.T, shortLived string) {
 	sl, ou := secDirectory(t)
 	bin := idpBinary(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -94,6 +104,7 @@ store:
   backend: bolt
   path: %q
   lock_timeout: 500ms
+  short_lived: %s
 ldap:
   urls: [%q]
   ca_file: %q
@@ -108,7 +119,7 @@ oauth:
       client_secret: %q
       profile: workplace
       company: acme
-`, listen, dbPath, sl.URL, sl.CAFile, ou, ou, wpClientID, wpClientSecret)
+`, listen, dbPath, shortLived, sl.URL, sl.CAFile, ou, ou, wpClientID, wpClientSecret)
 		if err := os.WriteFile(f, []byte(y), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -182,13 +193,36 @@ oauth:
 	// Access tokens are in the file: one issued before the crash still
 	// answers.
 	wantUserinfo(t, base, redeemed, "token issued before kill -9")
-	// Codes are short-lived records in memory (store.short_lived): the
-	// unredeemed one is gone, so it cannot be redeemed at all, let alone
-	// twice; the employee, still signed in, gets a new one at once.
-	for what, c := range map[string]string{"unredeemed": code, "redeemed": spent} {
+	refused := func(what, c string) {
+		t.Helper()
 		resp, body := post(t, nil, base+"/oauth/token", tokenForm(wpClientID, wpClientSecret, c, ""), nil)
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "invalid_grant") {
-			t.Fatalf("%s code issued before kill -9: %d %s, want invalid_grant", what, resp.StatusCode, body)
+			t.Fatalf("%s: %d %s, want invalid_grant", what, resp.StatusCode, body)
+		}
+	}
+	switch shortLived {
+	case "memory":
+		// Codes are short-lived records in memory: the unredeemed one is
+		// gone, so it cannot be redeemed at all, let alone twice; the
+		// employee, still signed in, gets a new one at once. The spent
+		// mark is gone too, so a replay is refused as unknown and the
+		// token stays (SECURITY.md).
+		refused("unredeemed code issued before kill -9", code)
+		refused("redeemed code issued before kill -9", spent)
+		wantUserinfo(t, base, redeemed, "token of a code replayed after the restart")
+	case "durable":
+		// Codes are in the file: the unredeemed one is redeemed once, and
+		// a replay of either is refused and revokes the token issued
+		// from it.
+		late := redeemCode(t, base, code)
+		wantUserinfo(t, base, late, "token of a code issued before kill -9")
+		refused("second redemption of that code", code)
+		refused("replay of the code redeemed before kill -9", spent)
+		for what, tok := range map[string]string{"redeemed before the crash": redeemed, "redeemed after it": late} {
+			resp, body := post(t, nil, base+"/oauth/userinfo", url.Values{"client_id": {wpClientID}, "client_secret": {wpClientSecret}, "access_token": {tok}}, nil)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("userinfo with the token of the code %s: %d %s, want 401 (revoked)", what, resp.StatusCode, body)
+			}
 		}
 	}
 	wantUserinfo(t, base, redeemCode(t, base, codeFor(t, b, wpClientID, wpCallback)), "new code after restart")
