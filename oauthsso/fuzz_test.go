@@ -18,6 +18,7 @@ func FuzzRedirectURI(f *testing.F) {
 		`https://acme.ncpworkplace.com\@evil.test/cb`, "https://acme.ncpworkplace.com:443/cb",
 		"https://ACME.ncpworkplace.com/cb", "//evil.test/cb", "https://acme.ncpworkplace.com/cbx",
 		"https://acme.ncpworkplace.com/cb/..;/x", "http://127.0.0.1:8080/cb",
+		"https://ACme.nCpworkplACe.Com/cb/@0", "https://acme.ncpworkplace.com/cb?a=b@c",
 	} {
 		f.Add(s)
 	}

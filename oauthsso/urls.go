@@ -14,6 +14,7 @@ var (
 	errURLFragment  = errors.New("oauthsso: url has a fragment")
 	errURLScheme    = errors.New("oauthsso: url must be https (http only for 127.0.0.1/localhost with insecure_allow_http_loopback)")
 	errURLUserinfo  = errors.New("oauthsso: url has userinfo (user@host)")
+	errURLAt        = errors.New("oauthsso: url has a literal @ after the host (percent-encode it as %40: some parsers take it for userinfo)")
 	errURLHost      = errors.New("oauthsso: url host is missing or not a plain host name")
 	errURLPort      = errors.New("oauthsso: url port is invalid")
 	errURLPath      = errors.New("oauthsso: url path has dot segments, empty segments or encoded slashes")
@@ -63,6 +64,9 @@ func parseStrictURL(raw string, insecureLoopback bool) (strictURL, error) {
 	}
 	if strings.Contains(authority, "@") {
 		return s, errURLUserinfo
+	}
+	if strings.Contains(rest, "@") {
+		return s, errURLAt
 	}
 	s.RawPath, _, _ = strings.Cut(rest, "?")
 

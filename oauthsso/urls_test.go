@@ -1,6 +1,7 @@
 package oauthsso
 
 import (
+	"errors"
 	"net/url"
 	"testing"
 )
@@ -32,6 +33,31 @@ func TestPathPrefixOnSegmentBoundary(t *testing.T) {
 				t.Errorf("entry %s, path %q: allowed=%v, want %v", entry, path, got, want)
 			}
 		}
+	}
+}
+
+// TestLiteralAt: an @ is refused wherever it appears, in the authority as
+// userinfo and after it (a path or query that some parsers would read as
+// userinfo; fuzzing found "https://ACme.nCpworkplACe.Com/cb/@0" accepted);
+// percent-encoded it passes.
+func TestLiteralAt(t *testing.T) {
+	a, err := parseAllowedPrefix("https://acme.ncpworkplace.com/cb", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for raw, want := range map[string]error{
+		"https://acme.ncpworkplace.com@evil.test/cb":  errURLUserinfo,
+		"https://ACme.nCpworkplACe.Com/cb/@0":         errURLAt,
+		"https://acme.ncpworkplace.com/cb?next=a@b":   errURLAt,
+		"https://acme.ncpworkplace.com/cb?next=a%40b": nil,
+		"https://acme.ncpworkplace.com/cb/%40":        nil,
+	} {
+		if got := checkRedirectURI(raw, []allowedPrefix{a}, false); !errors.Is(got, want) && !(want == nil && got == nil) {
+			t.Errorf("%s: %v, want %v", raw, got, want)
+		}
+	}
+	if _, err := parseAllowedPrefix("https://acme.ncpworkplace.com/c@b", false); !errors.Is(err, errURLAt) {
+		t.Errorf("allowed prefix with @: %v, want %v", err, errURLAt)
 	}
 }
 
