@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ncp-sso/idp/certs"
 )
 
 // CA is a throwaway certificate authority.
@@ -148,4 +150,20 @@ func serial() *big.Int {
 		panic("certstest: randomness source failed: " + err.Error())
 	}
 	return n.Add(n, big.NewInt(1))
+}
+
+// SigningFiles generates an IdP signing key and certificate with
+// certs.Generate's defaults and writes them as saml.key and saml.pem in
+// dir, for a test config's saml.signing.
+func SigningFiles(tb testing.TB, dir string) (keyFile, certFile string) {
+	tb.Helper()
+	kp, err := certs.Generate(certs.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keyFile, certFile = filepath.Join(dir, "saml.key"), filepath.Join(dir, "saml.pem")
+	if err := certs.WriteFiles(kp, keyFile, certFile, false); err != nil {
+		tb.Fatal(err)
+	}
+	return keyFile, certFile
 }

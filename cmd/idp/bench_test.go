@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ncp-sso/idp/certs"
+	"github.com/ncp-sso/idp/certs/certstest"
 	"github.com/ncp-sso/idp/idp/config"
 	"github.com/ncp-sso/idp/oauthsso/spsim"
 )
@@ -39,15 +39,7 @@ func benchServers(b *testing.B, withSAML bool, storeYAML string, n int) []string
 	sl, ou := directoryFixtureTB(b)
 	extra := ""
 	if withSAML {
-		kp, err := certs.Generate(certs.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		dir := b.TempDir()
-		k, c := filepath.Join(dir, "k.pem"), filepath.Join(dir, "c.pem")
-		if err := certs.WriteFiles(kp, k, c, false); err != nil {
-			b.Fatal(err)
-		}
+		k, c := certstest.SigningFiles(b, b.TempDir())
 		extra = fmt.Sprintf("saml:\n  signing: {key_file: %q, cert_file: %q}\n  service_providers:\n    - {profile: workplace, company: acme}\n", k, c)
 	}
 	yaml := fmt.Sprintf(`

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ncp-sso/idp/certs"
+	"github.com/ncp-sso/idp/certs/certstest"
 	"github.com/ncp-sso/idp/idp"
 	"github.com/ncp-sso/idp/idp/config"
 	"github.com/ncp-sso/idp/idp/server"
@@ -117,15 +117,7 @@ func startBrowserWorld(t *testing.T, sl *slapdtest.Server, ou string, trust *tes
 		ldapURL = "ldap://" + dead.Addr().String()
 		dead.Close()
 	}
-	kp, err := certs.Generate(certs.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	keyFile, certFile := dir+"/saml.key", dir+"/saml.pem"
-	if err := certs.WriteFiles(kp, keyFile, certFile, false); err != nil {
-		t.Fatal(err)
-	}
+	keyFile, certFile := certstest.SigningFiles(t, t.TempDir())
 	yaml := fmt.Sprintf(`
 server:
   public_url: %[1]q

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ncp-sso/idp/certs"
+	"github.com/ncp-sso/idp/certs/certstest"
 	"github.com/ncp-sso/idp/idp"
 	"github.com/ncp-sso/idp/ldapauth/slapdtest"
 )
@@ -67,14 +67,7 @@ func startHACluster(t *testing.T, n int, storeYAML string) *haCluster {
 	}
 	fmt.Fprintf(&ldif, "dn: cn=ha,%s\nobjectClass: groupOfNames\ncn: ha\n%s", c.ou, members)
 	c.sl.AddLDIF(t, ldif.String())
-	kp, err := certs.Generate(certs.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.keyFile, c.certFile = filepath.Join(c.dir, "saml.key"), filepath.Join(c.dir, "saml.pem")
-	if err := certs.WriteFiles(kp, c.keyFile, c.certFile, false); err != nil {
-		t.Fatal(err)
-	}
+	c.keyFile, c.certFile = certstest.SigningFiles(t, c.dir)
 	c.bin = idpBinary(t)
 	for i := range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -18,7 +18,7 @@ import (
 
 	crewjam "github.com/crewjam/saml"
 
-	"github.com/ncp-sso/idp/certs"
+	"github.com/ncp-sso/idp/certs/certstest"
 	"github.com/ncp-sso/idp/idp/config"
 )
 
@@ -45,15 +45,7 @@ func workplaceAuthnRequestTB(t testing.TB, id, acs string) string {
 // certificate the admin downloads.
 func TestSAMLJourneyAgainstRealSlapd(t *testing.T) {
 	sl, ou := directoryFixture(t)
-	kp, err := certs.Generate(certs.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	keyFile, certFile := filepath.Join(dir, "saml.key"), filepath.Join(dir, "saml.pem")
-	if err := certs.WriteFiles(kp, keyFile, certFile, false); err != nil {
-		t.Fatal(err)
-	}
+	keyFile, certFile := certstest.SigningFiles(t, t.TempDir())
 	yaml := fmt.Sprintf(`
 server:
   public_url: "https://sso.example.test"

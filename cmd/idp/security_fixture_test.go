@@ -23,13 +23,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/ncp-sso/idp/certs"
+	"github.com/ncp-sso/idp/certs/certstest"
 	"github.com/ncp-sso/idp/idp"
 	"github.com/ncp-sso/idp/idp/config"
 	"github.com/ncp-sso/idp/idp/server"
@@ -113,15 +112,7 @@ func secConfig(t testing.TB, sl *slapdtest.Server, ou, ldapURL, storeYAML, extra
 	if storeYAML == "" {
 		storeYAML = "backend: memory"
 	}
-	kp, err := certs.Generate(certs.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	keyFile, certFile := filepath.Join(dir, "saml.key"), filepath.Join(dir, "saml.pem")
-	if err := certs.WriteFiles(kp, keyFile, certFile, false); err != nil {
-		t.Fatal(err)
-	}
+	keyFile, certFile := certstest.SigningFiles(t, t.TempDir())
 	y := fmt.Sprintf(`
 server:
   public_url: %q

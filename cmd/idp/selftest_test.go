@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ncp-sso/idp/certs"
+	"github.com/ncp-sso/idp/certs/certstest"
 	"github.com/ncp-sso/idp/idp/server"
 )
 
@@ -22,14 +22,7 @@ import (
 func TestSelftest(t *testing.T) {
 	sl, ou := directoryFixture(t)
 	dir := t.TempDir()
-	kp, err := certs.Generate(certs.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, c := filepath.Join(dir, "k.pem"), filepath.Join(dir, "c.pem")
-	if err := certs.WriteFiles(kp, k, c, false); err != nil {
-		t.Fatal(err)
-	}
+	k, c := certstest.SigningFiles(t, dir)
 	cfgFile := filepath.Join(dir, "idp.yaml")
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`
 server: {public_url: "https://sso.example.test"}

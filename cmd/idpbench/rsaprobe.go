@@ -77,27 +77,21 @@ func threadCPU() (time.Duration, error) {
 	return time.Duration(ts.Nano()), nil
 }
 
-// signingProbe starts the probe pinned to the IdP's CPU(s) for d; wait
+// signingProbe runs the probe pinned to the IdP's CPU(s) for d and
 // returns ms per signature.
-func (b *bench) signingProbe(ctx context.Context, d time.Duration) (wait func() (float64, error)) {
+func (b *bench) signingProbe(ctx context.Context, d time.Duration) (float64, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return func() (float64, error) { return 0, err }
+		return 0, err
 	}
 	cmd := pinned(b.idpCPUs, self, "-rsa-probe", fmt.Sprintf("%s,%s,%s", b.keyFile, b.certFile, d))
-	var out strings.Builder
-	cmd.Stdout = &out
-	if err := cmd.Start(); err != nil {
-		return func() (float64, error) { return 0, fmt.Errorf("idpbench: signing probe: %w", err) }
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, fmt.Errorf("idpbench: signing probe: %w", err)
 	}
-	return func() (float64, error) {
-		if err := cmd.Wait(); err != nil {
-			return 0, fmt.Errorf("idpbench: signing probe: %w", err)
-		}
-		ns, err := strconv.ParseInt(strings.TrimSpace(out.String()), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("idpbench: signing probe said %q", out.String())
-		}
-		return float64(ns) / 1e6, ctx.Err()
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("idpbench: signing probe said %q", out)
 	}
+	return float64(ns) / 1e6, ctx.Err()
 }

@@ -8,21 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ncp-sso/idp/certs"
+	"github.com/ncp-sso/idp/certs/certstest"
 )
 
 // TestRSAProbe: the probe signs with the key files the IdP is given and
 // prints a plausible time per signature; a missing key is an error.
 func TestRSAProbe(t *testing.T) {
-	kp, err := certs.Generate(certs.Options{CommonName: "probe"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	key, cert := filepath.Join(dir, "k.pem"), filepath.Join(dir, "c.pem")
-	if err := certs.WriteFiles(kp, key, cert, false); err != nil {
-		t.Fatal(err)
-	}
+	key, cert := certstest.SigningFiles(t, dir)
 	var out bytes.Buffer
 	if err := rsaProbe(key, cert, 20*time.Millisecond, time.Millisecond, &out); err != nil {
 		t.Fatal(err)

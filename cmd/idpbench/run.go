@@ -113,16 +113,22 @@ func (b *bench) ourCells(ctx context.Context, sl *slapd, mode string, users int,
 				b.logf("profile: %s", path)
 			}
 		}
-		var signing chan func() (float64, error)
+		var signing chan error
+		var signingMs float64
 		if isSAML(mode) {
-			signing = make(chan func() (float64, error), 1)
-			cc.atWindow = both(cc.atWindow, func() { signing <- b.signingProbe(ctx, b.o.duration) })
+			signing = make(chan error, 1)
+			cc.atWindow = both(cc.atWindow, func() {
+				var err error
+				signingMs, err = b.signingProbe(ctx, b.o.duration)
+				signing <- err
+			})
 		}
 		r := runCell(ctx, j, cc, watched{idp: idp.pid(), slapd: sl.pid()})
 		if signing != nil {
-			if r.SigningMs, err = (<-signing)(); err != nil {
+			if err := <-signing; err != nil {
 				return err
 			}
+			r.SigningMs = signingMs
 		}
 		if profiled != nil {
 			if err := <-profiled; err != nil {
@@ -165,7 +171,7 @@ func (b *bench) pacedCell(ctx context.Context, sl *slapd, idp *ourIdP, users, to
 	return ctx.Err()
 }
 
-// both runs f then g; either may be nil.
+// both runs f in a goroutine of its own and g; either may be nil.
 func both(f, g func()) func() {
 	return func() {
 		if f != nil {

@@ -103,12 +103,19 @@ func (t backendTx) Incr(key []byte, expiresAt time.Time) (int64, error) {
 	return t.b.Incr(t.ctx, t.bucket, key, expiresAt)
 }
 
+// holder is the backend that holds bucket: b, or the part of a Split b
+// that the bucket goes to (whose optional interfaces the caller wants).
+func holder(b Backend, bucket string) Backend {
+	if s, ok := b.(*split); ok {
+		return s.pick(bucket)
+	}
+	return b
+}
+
 // update runs fn on the backend that holds bucket: in one transaction when
 // that backend is an Updater, else call by call.
 func update(ctx context.Context, b Backend, bucket string, fn func(Tx) error) error {
-	if s, ok := b.(*split); ok {
-		b = s.pick(bucket)
-	}
+	b = holder(b, bucket)
 	if u, ok := b.(Updater); ok {
 		return u.Update(ctx, bucket, fn)
 	}
@@ -131,9 +138,7 @@ type Shrinker interface {
 // consume is Backend.Consume on the backend that holds bucket, with
 // shrink when that backend is a Shrinker.
 func consume(ctx context.Context, b Backend, bucket string, key []byte, keep time.Duration, shrink func([]byte) []byte) ([]byte, bool, error) {
-	if s, ok := b.(*split); ok {
-		b = s.pick(bucket)
-	}
+	b = holder(b, bucket)
 	if sh, ok := b.(Shrinker); ok {
 		return sh.ConsumeShrink(ctx, bucket, key, keep, shrink)
 	}
