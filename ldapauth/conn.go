@@ -20,9 +20,6 @@ import (
 // so that a dead or hung first server costs one timeout, not one per login.
 const downFor = 30 * time.Second
 
-// deadlineSlack lets go-ldap's own request timer fire (with its clearer
-// error) before the socket deadline that backs it up.
-const deadlineSlack = 250 * time.Millisecond
 
 var (
 	errNoCertificate = errors.New("no PEM certificate found")
@@ -215,13 +212,15 @@ func (c *conn) do(ctx context.Context, op func(*ldap.Conn) error) error {
 		c.broken = true
 		return context.DeadlineExceeded
 	}
-	c.l.SetTimeout(timeout)
-	// go-ldap's request timer does not cover a stalled write or the TLS
-	// handshake inside StartTLS; a socket deadline does.
-	_ = c.raw.SetDeadline(time.Now().Add(timeout + deadlineSlack))
+	// The socket deadline bounds the whole operation, writes and the TLS
+	// handshake inside StartTLS included. go-ldap's own request timer
+	// (SetTimeout) is left off: it starts a goroutine and a timer for
+	// every request and one more timer for every answer, on the login's
+	// path, for what the deadline already does.
+	start := time.Now()
+	_ = c.raw.SetDeadline(start.Add(timeout))
 	// Cancelling ctx closes the connection, which ends the operation.
 	stop := context.AfterFunc(ctx, func() { c.l.Close() })
-	start := time.Now()
 	err := op(c.l)
 	c.observe(start, err)
 	if !stop() {
@@ -229,6 +228,11 @@ func (c *conn) do(ctx context.Context, op func(*ldap.Conn) error) error {
 		return errors.Join(ctx.Err(), err)
 	}
 	_ = c.raw.SetDeadline(time.Time{})
+	if err != nil && !serverAnswered(err) && time.Since(start) >= timeout {
+		// go-ldap reports the deadline as a broken connection.
+		c.broken = true
+		return fmt.Errorf("the directory did not answer within %s: %w", timeout, err)
+	}
 	if err != nil && !serverAnswered(err) {
 		c.broken = true
 	}

@@ -68,5 +68,10 @@ func TestFailover(t *testing.T) {
 				t.Errorf("error does not name %s: %v", u, err)
 			}
 		}
+		// The socket deadline, not go-ldap's request timer, ends the wait
+		// for a hung server; the log says so in words.
+		if want := "did not answer within " + timeout.String(); !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q: %v", want, err)
+		}
 	})
 }

@@ -28,14 +28,14 @@ type fixture struct {
 	log       *syncBuffer
 }
 
-func newFixture(t *testing.T, opts ...slapdtest.Option) *fixture {
+func newFixture(t testing.TB, opts ...slapdtest.Option) *fixture {
 	t.Helper()
 	srv := slapdtest.Start(t, opts...)
 	return newFixtureOn(t, srv)
 }
 
 // newFixtureOn gives a subtest its own OU on a shared server.
-func newFixtureOn(t *testing.T, srv *slapdtest.Server) *fixture {
+func newFixtureOn(t testing.TB, srv *slapdtest.Server) *fixture {
 	t.Helper()
 	f := &fixture{srv: srv, ou: srv.NewOU(t), svcPW: "svc-" + t.Name(), log: &syncBuffer{}}
 	f.svcDN = "cn=svc," + f.ou
@@ -62,7 +62,7 @@ func newFixtureOn(t *testing.T, srv *slapdtest.Server) *fixture {
 
 // add creates an entry; every value is base64-encoded so that any byte
 // (NUL, "*", non-ASCII) reaches slapd unchanged.
-func (f *fixture) add(t *testing.T, dn string, attrs map[string][]string) {
+func (f *fixture) add(t testing.TB, dn string, attrs map[string][]string) {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "dn:: %s\n", base64.StdEncoding.EncodeToString([]byte(dn)))
@@ -75,7 +75,7 @@ func (f *fixture) add(t *testing.T, dn string, attrs map[string][]string) {
 }
 
 // user creates an inetOrgPerson cn=<cn>,<ou> and returns its DN.
-func (f *fixture) user(t *testing.T, cn, uid, mail, password string, extra map[string][]string) string {
+func (f *fixture) user(t testing.TB, cn, uid, mail, password string, extra map[string][]string) string {
 	t.Helper()
 	dn := "cn=" + cn + "," + f.ou
 	attrs := map[string][]string{
@@ -99,7 +99,7 @@ func (f *fixture) user(t *testing.T, cn, uid, mail, password string, extra map[s
 }
 
 // group creates a groupOfNames with the given member DNs.
-func (f *fixture) group(t *testing.T, cn string, members ...string) string {
+func (f *fixture) group(t testing.TB, cn string, members ...string) string {
 	t.Helper()
 	dn := "cn=" + cn + "," + f.ou
 	f.add(t, dn, map[string][]string{"objectClass": {"groupOfNames"}, "cn": {cn}, "member": members})
@@ -120,7 +120,7 @@ func (f *fixture) config() Config {
 	}
 }
 
-func (f *fixture) newAuth(t *testing.T, cfg Config, opts ...Option) *Authenticator {
+func (f *fixture) newAuth(t testing.TB, cfg Config, opts ...Option) *Authenticator {
 	t.Helper()
 	opts = append([]Option{WithLogger(slog.New(slog.NewJSONHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug})))}, opts...)
 	a, err := New(cfg, opts...)

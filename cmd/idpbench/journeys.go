@@ -51,10 +51,19 @@ func isCallback(u *url.URL) bool {
 // oauthJourney plays WORKPLACE's OAuth login against base: login URL →
 // form → code → token → userinfo.
 func oauthJourney(base string, tr http.RoundTripper) journey {
-	api := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	api := spClient(tr)
 	return func(ctx context.Context, i int, _ bool) ([]step, error) {
 		return oauthLogin(ctx, api, newBrowser(tr), base, i)
 	}
+}
+
+// spClient is the SP's server side: its own connections, as the SP's
+// servers are not the employees' browsers.
+func spClient(tr http.RoundTripper) *http.Client {
+	if t, ok := tr.(*http.Transport); ok {
+		tr = t.Clone()
+	}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
 
 // oauthLogin is the whole OAuth login of user i in browser b.
@@ -110,7 +119,7 @@ func callbackCode(p page, state string) (string, bool) {
 // of the conc browsers signs in with a password once, on first use, and is
 // then reused (its cookie jar keeps the session).
 func oauthSSOJourney(base string, tr http.RoundTripper, conc int) journey {
-	api := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	api := spClient(tr)
 	type signedIn struct {
 		b *browser
 		i int
