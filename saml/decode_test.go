@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/base64"
+	"encoding/xml"
 	"errors"
+	"io"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	crewjam "github.com/crewjam/saml"
+	xrv "github.com/mattermost/xml-roundtrip-validator"
 )
 
 // TestDeflateBomb: a request that inflates to gigabytes is refused quickly
@@ -152,5 +158,80 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("decoded %d bytes, over the cap", len(doc))
 		}
 		_, _ = ParseAuthnRequest(doc)
+	})
+}
+
+// twoPassParse is the reading ParseAuthnRequest replaced, kept as its
+// oracle: a strict pass that puts every token (character data and end
+// tags included) through the round-trip validator, then a second,
+// separate decoding.
+func twoPassParse(doc []byte) (*crewjam.AuthnRequest, error) {
+	if !isUTF8Compatible(doc) {
+		return nil, ErrMalformed
+	}
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	d.Strict = true
+	seenRoot := false
+	var roundTrip error
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, ErrMalformed
+		}
+		switch t := tok.(type) {
+		case xml.Directive:
+			return nil, ErrDTD
+		case xml.StartElement:
+			seenRoot = true
+		case xml.ProcInst:
+			if t.Target != "xml" {
+				return nil, ErrMalformed
+			}
+		}
+		if roundTrip == nil {
+			roundTrip = xrv.CheckToken(tok)
+		}
+	}
+	if !seenRoot || roundTrip != nil {
+		return nil, ErrMalformed
+	}
+	var req crewjam.AuthnRequest
+	if err := xml.Unmarshal(doc, &req); err != nil {
+		return nil, ErrMalformed
+	}
+	return &req, nil
+}
+
+// FuzzParseAuthnRequestOracle: the one-pass ParseAuthnRequest accepts and
+// refuses exactly what the two-pass reading does (DTD or other fault
+// alike), and decodes the same request.
+func FuzzParseAuthnRequestOracle(f *testing.F) {
+	f.Add(goodRequest(time.Unix(1700000000, 0), "id-1").xml())
+	const open = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="a" Version="2.0"`
+	for _, s := range []string{
+		open + ` xmlns:x="urn:u" x:a="1" xmlns:y="urn:u" y:a="2"/>`,
+		open + `><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">a &amp; b&#x9;<![CDATA[<c>]]></saml:Issuer></samlp:AuthnRequest>`,
+		open + `><a:b:c>x</a:b:c></samlp:AuthnRequest>`,
+		open + `><x></y></samlp:AuthnRequest>`,
+		open + `/><!DOCTYPE x>`,
+		open + `/><b/>`,
+		`<?xml version="1.0" encoding="UTF-8"?><!-- c -->` + open + `/>`,
+		billionLaughs,
+		"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		got, err := ParseAuthnRequest([]byte(doc))
+		want, werr := twoPassParse([]byte(doc))
+		if (err == nil) != (werr == nil) || errors.Is(err, ErrDTD) != errors.Is(werr, ErrDTD) {
+			t.Fatalf("ParseAuthnRequest = %v, the two-pass reading = %v", err, werr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("decoded\n%#v\nwant\n%#v", got, want)
+		}
 	})
 }
