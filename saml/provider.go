@@ -44,6 +44,8 @@ type Options struct {
 	Signing, NextSigning *certs.KeyPair
 	// Logger receives start-up warnings. Default: discard.
 	Logger *slog.Logger
+	// Observer, when set, learns each signature's CPU time (the metrics).
+	Observer SigningObserver
 }
 
 // Provider is the SAML 2.0 IdP protocol. It is immutable after New except
@@ -112,7 +114,7 @@ func New(cfg Config, o Options) (*Provider, error) {
 		}
 		p.signing = p.next
 	}
-	p.signer = newSigner(p.signing.Key, p.signing.Cert)
+	p.signer = newSigner(p.signing.Key, p.signing.Cert, o.Observer)
 	for _, kp := range []*certs.KeyPair{p.current, p.next} {
 		if kp != nil && kp.Cert.NotAfter.Sub(now) < certExpiryWarning {
 			o.Logger.Warn("saml_certificate_expiring", "fingerprint", certs.Fingerprint(kp.Cert), "not_after", kp.Cert.NotAfter.UTC())

@@ -41,7 +41,7 @@ func testBuilder(t testing.TB, signResponse, signAssertion bool) (builder, *serv
 	}
 	return builder{
 		issuer:            testPublicURL + PathMetadata,
-		signer:            newSigner(kp.Key, kp.Cert),
+		signer:            newSigner(kp.Key, kp.Cert, nil),
 		signResponse:      signResponse,
 		signAssertion:     signAssertion,
 		assertionLifetime: DefaultAssertionLifetime,

@@ -175,7 +175,7 @@ saml:
 	if err != nil {
 		t.Fatal(err)
 	}
-	protocols, err := buildProtocols(cfg, log)
+	protocols, err := buildProtocols(cfg, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

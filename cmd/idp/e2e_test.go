@@ -104,6 +104,13 @@ func (b *browser) login(page, user, pass string) (*http.Response, string) {
 
 func startServer(t testing.TB, cfg *config.Config) string {
 	t.Helper()
+	_, url := startWiring(t, cfg)
+	return url
+}
+
+// startWiring is startServer that also returns what `idp serve` wired.
+func startWiring(t testing.TB, cfg *config.Config) (*wiring, string) {
+	t.Helper()
 	w, err := build(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +118,7 @@ func startServer(t testing.TB, cfg *config.Config) string {
 	t.Cleanup(w.Close)
 	ts := httptest.NewServer(w.srv.Handler())
 	t.Cleanup(ts.Close)
-	return ts.URL
+	return w, ts.URL
 }
 
 // dirUser is one employee of a test directory.

@@ -11,7 +11,8 @@ import (
 
 // buildProtocols returns the SSO modes the configuration enables: a mode is
 // on when its section is present.
-func buildProtocols(cfg *config.Config, log *slog.Logger) ([]server.Protocol, error) {
+// signing, when not nil, learns each SAML signature's CPU time.
+func buildProtocols(cfg *config.Config, log *slog.Logger, signing saml.SigningObserver) ([]server.Protocol, error) {
 	var ps []server.Protocol
 	if cfg.OAuth != nil {
 		p, err := oauthsso.New(*cfg.OAuth)
@@ -21,7 +22,7 @@ func buildProtocols(cfg *config.Config, log *slog.Logger) ([]server.Protocol, er
 		ps = append(ps, p)
 	}
 	if cfg.SAML != nil {
-		p, err := saml.New(*cfg.SAML, saml.Options{Logger: log})
+		p, err := saml.New(*cfg.SAML, saml.Options{Logger: log, Observer: signing})
 		if err != nil {
 			return nil, err
 		}

@@ -8,10 +8,13 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +75,7 @@ saml:
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := startServer(t, cfg)
+	w, base := startWiring(t, cfg)
 	b := newBrowser(t, base)
 
 	// The certificate and metadata the admin and a standard SP download.
@@ -137,6 +140,18 @@ saml:
 	if shown || len(p.Response) == 0 {
 		t.Fatalf("SSO visit showed the form (%v) or gave no Response", shown)
 	}
+	// Two logins, two signatures each (Response and Assertion), each
+	// timed in its thread's CPU time for the metrics.
+	rec := httptest.NewRecorder()
+	w.metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	sigs, cpu := metricValue(t, rec.Body.String(), "idp_saml_signatures_total"), metricValue(t, rec.Body.String(), "idp_saml_signing_cpu_seconds_total")
+	if sigs != 4 {
+		t.Errorf("idp_saml_signatures_total = %v, want 4", sigs)
+	}
+	if per := cpu / sigs; runtime.GOOS == "linux" && (per < 50e-6 || per > 0.1) {
+		t.Errorf("signing CPU %v s per signature: not an RSA-2048 signature's", per)
+	}
+
 	// A replayed request ID never yields an assertion.
 	q := url.Values{"SAMLRequest": {workplaceAuthnRequest(t, "_req2bbbbbbbbbbbbbbbbbbbbbb", acs)}, "RelayState": {"r"}}
 	_, body := b.get("/saml/sso?" + q.Encode())
@@ -146,6 +161,22 @@ saml:
 			t.Errorf("replayed request answered with (%v):\n%s", err, p.Response)
 		}
 	}
+}
+
+// metricValue is the value of an unlabelled metric in the text format.
+func metricValue(t *testing.T, text, name string) float64 {
+	t.Helper()
+	for line := range strings.Lines(text) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metrics lack %s", name)
+	return 0
 }
 
 func asInvalid(err error, target **crewjam.InvalidResponseError) bool {

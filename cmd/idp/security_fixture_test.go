@@ -178,7 +178,7 @@ func startSecEnv(t testing.TB, sl *slapdtest.Server, ou string, cfg *config.Conf
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { auth.Close() })
-	protocols, err := buildProtocols(cfg, log)
+	protocols, err := buildProtocols(cfg, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -167,7 +167,8 @@ func build(cfg *config.Config, log *slog.Logger, links []server.Link) (*wiring, 
 		w.Close()
 		return nil, err
 	}
-	protocols, err := buildProtocols(cfg, log)
+	w.metrics = metrics.New(nil)
+	protocols, err := buildProtocols(cfg, log, w.metrics)
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -177,7 +178,6 @@ func build(cfg *config.Config, log *slog.Logger, links []server.Link) (*wiring, 
 		w.Close()
 		return nil, err
 	}
-	w.metrics = metrics.New(nil)
 	w.auth.SetObserver(w.metrics)
 	w.srv, err = server.New(server.Options{
 		Config: cfg.Server, Session: cfg.Session, Branding: cfg.Branding,

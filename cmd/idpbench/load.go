@@ -27,9 +27,9 @@ type cellConfig struct {
 	sampleEvery time.Duration
 	// atWindow, when set, runs in its own goroutine as the window opens.
 	atWindow func()
-	// durations, when set, reads the IdP's request-duration histogram; it
-	// is read as the window opens and closes (see serverlat.go).
-	durations func() (histograms, error)
+	// metrics, when set, reads the IdP's metrics (request durations,
+	// signing counters) as the window opens and closes (serverlat.go).
+	metrics func() (metricsReading, error)
 }
 
 // watched are the processes whose CPU a cell measures.
@@ -71,6 +71,10 @@ type cellResult struct {
 	// SigningMs is RSA-2048 signing CPU time per signature on the IdP's
 	// CPU during the window (SAML cells; see rsaprobe.go).
 	SigningMs float64 `json:"signing_ms,omitempty"`
+	// SigningInsideMs is the IdP's own figure for the same: the CPU time
+	// of its signatures, each measured on the thread that made it, per
+	// signature over the window (SAML cells; 0 where not measured).
+	SigningInsideMs float64 `json:"signing_inside_ms,omitempty"`
 	// ServerSide is the SP's back-channel calls' time inside the IdP, by
 	// route (OAuth cells).
 	ServerSide map[string]serverSide `json:"server_side,omitempty"`
@@ -153,10 +157,10 @@ func runCell(ctx context.Context, j journey, c cellConfig, w watched) cellResult
 		}()
 	}
 	sleepCtx(ctx, c.warmup)
-	var before histograms
-	var durErr error
-	if c.durations != nil {
-		before, durErr = c.durations()
+	var before, after metricsReading
+	var metErr error
+	if c.metrics != nil {
+		before, metErr = c.metrics()
 	}
 	cpu0, slapd0, gen0 := cpuOf(w.idp), cpuOf(w.slapd), selfCPU()
 	measuring.Store(true)
@@ -176,9 +180,8 @@ func runCell(ctx context.Context, j journey, c cellConfig, w watched) cellResult
 	elapsed := time.Since(t0)
 	cpu1, slapd1, gen1 := cpuOf(w.idp), cpuOf(w.slapd), selfCPU()
 	rss, anon := rssKB(w.idp)
-	var after histograms
-	if c.durations != nil && durErr == nil {
-		after, durErr = c.durations()
+	if c.metrics != nil && metErr == nil {
+		after, metErr = c.metrics()
 	}
 	cancel()
 	wg.Wait()
@@ -213,11 +216,12 @@ func runCell(ctx context.Context, j journey, c cellConfig, w watched) cellResult
 	}
 	r.IdPCPUUtil = (cpu1 - cpu0).Seconds() / elapsed.Seconds()
 	switch {
-	case c.durations == nil:
-	case durErr != nil:
-		r.ErrorSamples = append(r.ErrorSamples, durErr.Error())
+	case c.metrics == nil:
+	case metErr != nil:
+		r.ErrorSamples = append(r.ErrorSamples, metErr.Error())
 	default:
-		r.ServerSide = serverSides(before, after, "/oauth/token", "/oauth/userinfo")
+		r.ServerSide = serverSides(before.durations, after.durations, "/oauth/token", "/oauth/userinfo")
+		r.SigningInsideMs = signingInside(before, after)
 	}
 	return r
 }

@@ -12,9 +12,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
-	"unsafe"
+
+	"github.com/ncp-sso/idp/idp/cputime"
 )
 
 // The signing cost the SAML target is measured against. The issue asks
@@ -48,14 +48,14 @@ func rsaProbe(keyFile, certFile string, d, every time.Duration, out io.Writer) e
 	var total time.Duration
 	n, start := 0, time.Now()
 	for time.Since(start) < d || n < 3 {
-		t0, err := threadCPU()
+		t0, err := cputime.Thread()
 		if err != nil {
 			return err
 		}
 		if _, err := signer.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
 			return err
 		}
-		t1, err := threadCPU()
+		t1, err := cputime.Thread()
 		if err != nil {
 			return err
 		}
@@ -65,16 +65,6 @@ func rsaProbe(keyFile, certFile string, d, every time.Duration, out io.Writer) e
 	}
 	_, err = fmt.Fprintln(out, total.Nanoseconds()/int64(n))
 	return err
-}
-
-// threadCPU is the calling OS thread's CPU time.
-func threadCPU() (time.Duration, error) {
-	const clockThreadCPUTime = 3 // CLOCK_THREAD_CPUTIME_ID
-	var ts syscall.Timespec
-	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
-		return 0, fmt.Errorf("idpbench: clock_gettime: %w", e)
-	}
-	return time.Duration(ts.Nano()), nil
 }
 
 // signingProbe runs the probe pinned to the IdP's CPU(s) for d and

@@ -103,7 +103,7 @@ func (b *bench) ourCells(ctx context.Context, sl *slapd, mode string, users int,
 	for _, c := range conc {
 		j := b.ourJourney(idp, mode, c)
 		cc := cellConfig{concurrency: c, warmup: b.o.warmup, duration: b.o.duration,
-			users: users, verifyEvery: b.o.verifyEvery, durations: idp.durations(ctx, mode)}
+			users: users, verifyEvery: b.o.verifyEvery, metrics: idp.metrics(ctx)}
 		var profiled chan error
 		if b.o.profile != "" && c == top {
 			profiled = make(chan error, 1)
@@ -163,7 +163,7 @@ func (b *bench) pacedCell(ctx context.Context, sl *slapd, idp *ourIdP, users, to
 		return nil
 	}
 	cc := cellConfig{concurrency: top, warmup: b.o.warmup, duration: b.o.duration, users: users, rate: best * b.o.paced,
-		durations: idp.durations(ctx, "oauth")}
+		metrics: idp.metrics(ctx)}
 	r := runCell(ctx, b.ourJourney(idp, "oauth", top), cc, watched{idp: idp.pid(), slapd: sl.pid()})
 	r.Target, r.Mode, r.PacedRate = "ours", modePaced, cc.rate
 	b.logf("%s (paced at %.0f logins/s, %.0f%% of %.0f)", r.summary(), cc.rate, b.o.paced*100, best)

@@ -23,43 +23,76 @@ import (
 // histograms are cumulative bucket counts by route and upper bound (s).
 type histograms map[string]map[float64]float64
 
-var bucketLine = regexp.MustCompile(`^idp_http_request_duration_seconds_bucket\{route="([^"]*)",le="([^"]+)"\} ([0-9.e+]+)$`)
+// metricsReading is one reading of the IdP's metrics: the request
+// histogram and the unlabelled counters (the SAML signing counters).
+type metricsReading struct {
+	durations histograms
+	counters  map[string]float64
+}
 
-// scrapeRequestDurations reads the histogram from the metrics listener.
-func scrapeRequestDurations(ctx context.Context, metricsURL string) (histograms, error) {
+var (
+	bucketLine  = regexp.MustCompile(`^idp_http_request_duration_seconds_bucket\{route="([^"]*)",le="([^"]+)"\} ([0-9.e+]+)$`)
+	counterLine = regexp.MustCompile(`^(idp_[a-z_]+_total) ([0-9.e+-]+)$`)
+)
+
+// Signing counters: RSA signatures made, and their CPU time measured on
+// the thread that made each (saml.SigningObserver).
+const (
+	metricSignatures = "idp_saml_signatures_total"
+	metricSigningCPU = "idp_saml_signing_cpu_seconds_total"
+)
+
+// scrapeMetrics reads the metrics listener.
+func scrapeMetrics(ctx context.Context, metricsURL string) (metricsReading, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	m := metricsReading{durations: histograms{}, counters: map[string]float64{}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
 	if err != nil {
-		return nil, err
+		return m, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("idpbench: metrics: %w", err)
+		return m, fmt.Errorf("idpbench: metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("idpbench: metrics: HTTP %d", resp.StatusCode)
+		return m, fmt.Errorf("idpbench: metrics: HTTP %d", resp.StatusCode)
 	}
-	h := histograms{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		m := bucketLine.FindStringSubmatch(sc.Text())
-		if m == nil {
+		if c := counterLine.FindStringSubmatch(sc.Text()); c != nil {
+			if v, err := strconv.ParseFloat(c[2], 64); err == nil {
+				m.counters[c[1]] = v
+			}
 			continue
 		}
-		le, err1 := strconv.ParseFloat(m[2], 64) // "+Inf" parses too
-		n, err2 := strconv.ParseFloat(m[3], 64)
+		b := bucketLine.FindStringSubmatch(sc.Text())
+		if b == nil {
+			continue
+		}
+		le, err1 := strconv.ParseFloat(b[2], 64) // "+Inf" parses too
+		n, err2 := strconv.ParseFloat(b[3], 64)
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		if h[m[1]] == nil {
-			h[m[1]] = map[float64]float64{}
+		if m.durations[b[1]] == nil {
+			m.durations[b[1]] = map[float64]float64{}
 		}
-		h[m[1]][le] = n
+		m.durations[b[1]][le] = n
 	}
-	return h, sc.Err()
+	return m, sc.Err()
+}
+
+// signingInside is the mean CPU time per signature the IdP measured on
+// its own threads between two readings, in ms (0: no signature).
+func signingInside(before, after metricsReading) float64 {
+	n := after.counters[metricSignatures] - before.counters[metricSignatures]
+	if n <= 0 {
+		return 0
+	}
+	return (after.counters[metricSigningCPU] - before.counters[metricSigningCPU]) * 1000 / n
 }
 
 // serverSide is one route's time inside the IdP over a window.
@@ -106,10 +139,7 @@ func serverSides(before, after histograms, routes ...string) map[string]serverSi
 	return out
 }
 
-// durations reads the IdP's histogram in the OAuth modes (nil otherwise).
-func (s *ourIdP) durations(ctx context.Context, mode string) func() (histograms, error) {
-	if mode != "oauth" && mode != "oauth-sso" {
-		return nil
-	}
-	return func() (histograms, error) { return scrapeRequestDurations(ctx, s.MetricsURL) }
+// metrics reads the IdP's metrics listener.
+func (s *ourIdP) metrics(ctx context.Context) func() (metricsReading, error) {
+	return func() (metricsReading, error) { return scrapeMetrics(ctx, s.MetricsURL) }
 }

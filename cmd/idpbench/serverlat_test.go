@@ -23,28 +23,39 @@ idp_http_request_duration_seconds_bucket{route="/oauth/token",le="0.01"} %d
 idp_http_request_duration_seconds_bucket{route="/oauth/token",le="+Inf"} %d
 idp_http_request_duration_seconds_sum{route="/oauth/token"} 1.5
 idp_http_request_duration_seconds_count{route="/oauth/token"} %d
-`, c1, c25, c5, c10, inf, inf)
+# TYPE idp_saml_signatures_total counter
+idp_saml_signatures_total %d
+# TYPE idp_saml_signing_cpu_seconds_total counter
+idp_saml_signing_cpu_seconds_total %g
+`, c1, c25, c5, c10, inf, inf, inf/10, float64(inf)/10*0.0011)
 	}
 	body := reading(900, 950, 990, 1000, 1000)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, body) }))
 	defer srv.Close()
-	before, err := scrapeRequestDurations(context.Background(), srv.URL)
+	before, err := scrapeMetrics(context.Background(), srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// In the window: 1,000 calls, 800 within 1 ms, 970 within 2.5 ms,
 	// 985 within 5 ms, 995 within 10 ms.
 	body = reading(1700, 1920, 1975, 1995, 2000)
-	after, err := scrapeRequestDurations(context.Background(), srv.URL)
+	after, err := scrapeMetrics(context.Background(), srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := serverSides(before, after, "/oauth/token", "/oauth/userinfo")
+	got := serverSides(before.durations, after.durations, "/oauth/token", "/oauth/userinfo")
 	tk, ok := got["/oauth/token"]
 	if !ok || len(got) != 1 {
 		t.Fatalf("routes %v", got)
 	}
 	if tk.N != 1000 || math.Abs(tk.Within5ms-0.985) > 1e-9 || tk.P99AtMostMs != 10 {
 		t.Errorf("token %+v, want n 1000, 98.5 %% within 5 ms, p99 within 10 ms", tk)
+	}
+	// 100 signatures of 1.1 ms each in the window.
+	if got := signingInside(before, after); math.Abs(got-1.1) > 1e-6 {
+		t.Errorf("signing inside = %v ms per signature, want 1.1", got)
+	}
+	if got := signingInside(after, after); got != 0 {
+		t.Errorf("signing inside without signatures = %v, want 0", got)
 	}
 }
