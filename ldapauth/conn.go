@@ -20,7 +20,6 @@ import (
 // so that a dead or hung first server costs one timeout, not one per login.
 const downFor = 30 * time.Second
 
-
 var (
 	errNoCertificate = errors.New("no PEM certificate found")
 	errClosed        = errors.New("ldapauth: authenticator closed")
