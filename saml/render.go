@@ -19,10 +19,13 @@ type renderBuffers struct {
 	assertion, response, signedInfo xmlWriter
 }
 
+// The first capacities fit a WORKPLACE Response (about 10 KB, its
+// Assertion about 5 KB), so that a buffer new to the pool (the pool is
+// emptied by every second garbage collection) does not grow on first use.
 var renderPool = sync.Pool{New: func() any {
 	return &renderBuffers{
-		assertion:  xmlWriter{b: make([]byte, 0, 4<<10), canonical: true},
-		response:   xmlWriter{b: make([]byte, 0, 8<<10), canonical: true},
+		assertion:  xmlWriter{b: make([]byte, 0, 8<<10), canonical: true},
+		response:   xmlWriter{b: make([]byte, 0, 16<<10), canonical: true},
 		signedInfo: xmlWriter{b: make([]byte, 0, 1<<10), canonical: true},
 	}
 }}

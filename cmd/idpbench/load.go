@@ -68,6 +68,10 @@ type cellResult struct {
 	IdPCPUUtil float64 `json:"idp_cpu_util"` // cores busy
 	IdPRSSKB   int64   `json:"idp_rss_kb"`
 	IdPAnonKB  int64   `json:"idp_rss_anon_kb"`
+	// IdPAllocKB is the heap the IdP allocated per login over the window
+	// (go_memstats_alloc_bytes_total): what its garbage collector works
+	// through, independent of the machine's speed.
+	IdPAllocKB float64 `json:"idp_alloc_kb_per_login,omitempty"`
 	// SigningMs is RSA-2048 signing CPU time per signature on the IdP's
 	// CPU during the window (SAML cells; see rsaprobe.go).
 	SigningMs float64 `json:"signing_ms,omitempty"`
@@ -222,6 +226,9 @@ func runCell(ctx context.Context, j journey, c cellConfig, w watched) cellResult
 	default:
 		r.ServerSide = serverSides(before.durations, after.durations, "/oauth/token", "/oauth/userinfo")
 		r.SigningInsideMs = signingInside(before, after)
+		if r.Logins > 0 {
+			r.IdPAllocKB = (after.counters[metricAllocBytes] - before.counters[metricAllocBytes]) / 1024 / float64(r.Logins)
+		}
 	}
 	return r
 }

@@ -159,15 +159,19 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "- **stopped early**: %s\n", r.Error)
 	}
 	b.WriteString("\n")
-	b.WriteString("| target | mode | users | conc | logins/s | errors | IdP CPU ms/login | slapd CPU ms/login | generator CPU ms/login | IdP cores busy | IdP RSS MiB | step p50 / p90 / p99 ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| target | mode | users | conc | logins/s | errors | IdP CPU ms/login | slapd CPU ms/login | generator CPU ms/login | IdP cores busy | IdP RSS MiB | IdP KB allocated/login | step p50 / p90 / p99 ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range r.Cells {
 		var steps []string
 		for _, n := range c.StepOrder {
 			p := c.Steps[n]
 			steps = append(steps, fmt.Sprintf("%s %.1f / %.1f / %.1f", n, p.P50, p.P90, p.P99))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.0f | %d | %.2f | %.2f | %.2f | %.2f | %.1f | %s |\n", c.Target, c.Mode, c.Users, c.Concurrency,
-			c.LoginsPerSec, c.Errors, c.IdPCPUms, c.SlapdCPUms, c.GenCPUms, c.IdPCPUUtil, float64(c.IdPRSSKB)/1024, strings.Join(steps, "; "))
+		alloc := "-"
+		if c.IdPAllocKB > 0 {
+			alloc = fmt.Sprintf("%.0f", c.IdPAllocKB)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.0f | %d | %.2f | %.2f | %.2f | %.2f | %.1f | %s | %s |\n", c.Target, c.Mode, c.Users, c.Concurrency,
+			c.LoginsPerSec, c.Errors, c.IdPCPUms, c.SlapdCPUms, c.GenCPUms, c.IdPCPUUtil, float64(c.IdPRSSKB)/1024, alloc, strings.Join(steps, "; "))
 	}
 	for _, c := range r.Cells {
 		for _, e := range c.ErrorSamples {

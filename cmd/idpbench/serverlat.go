@@ -32,7 +32,7 @@ type metricsReading struct {
 
 var (
 	bucketLine  = regexp.MustCompile(`^idp_http_request_duration_seconds_bucket\{route="([^"]*)",le="([^"]+)"\} ([0-9.e+]+)$`)
-	counterLine = regexp.MustCompile(`^(idp_[a-z_]+_total) ([0-9.e+-]+)$`)
+	counterLine = regexp.MustCompile(`^((?:idp|go_memstats)_[a-z_]+_total) ([0-9.e+-]+)$`)
 )
 
 // Signing counters: RSA signatures made, and their CPU time measured on
@@ -40,6 +40,8 @@ var (
 const (
 	metricSignatures = "idp_saml_signatures_total"
 	metricSigningCPU = "idp_saml_signing_cpu_seconds_total"
+	// metricAllocBytes is the Go runtime's count of heap bytes allocated.
+	metricAllocBytes = "go_memstats_alloc_bytes_total"
 )
 
 // scrapeMetrics reads the metrics listener.

@@ -27,7 +27,9 @@ idp_http_request_duration_seconds_count{route="/oauth/token"} %d
 idp_saml_signatures_total %d
 # TYPE idp_saml_signing_cpu_seconds_total counter
 idp_saml_signing_cpu_seconds_total %g
-`, c1, c25, c5, c10, inf, inf, inf/10, float64(inf)/10*0.0011)
+# TYPE go_memstats_alloc_bytes_total counter
+go_memstats_alloc_bytes_total %g
+`, c1, c25, c5, c10, inf, inf, inf/10, float64(inf)/10*0.0011, float64(inf)*1.5e5)
 	}
 	body := reading(900, 950, 990, 1000, 1000)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, body) }))
@@ -54,6 +56,9 @@ idp_saml_signing_cpu_seconds_total %g
 	// 100 signatures of 1.1 ms each in the window.
 	if got := signingInside(before, after); math.Abs(got-1.1) > 1e-6 {
 		t.Errorf("signing inside = %v ms per signature, want 1.1", got)
+	}
+	if got := after.counters[metricAllocBytes] - before.counters[metricAllocBytes]; got != 1.5e8 {
+		t.Errorf("allocated in the window: %v bytes, want 1.5e8 (the exposition's 1.5e+08 form)", got)
 	}
 	if got := signingInside(after, after); got != 0 {
 		t.Errorf("signing inside without signatures = %v, want 0", got)

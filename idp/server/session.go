@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ncp-sso/idp/idp"
+	"github.com/ncp-sso/idp/templates"
 )
 
 // Session returns the browser's live SSO session.
@@ -90,12 +91,12 @@ type heldResponse struct {
 	res    *echo.Response
 	saved  http.Header // the headers before holding began
 	status int
-	body   bytes.Buffer
+	body   *bytes.Buffer // pooled (templates.GetBuffer) until release or discard
 }
 
 func holdResponse(c echo.Context) *heldResponse {
 	res := c.Response()
-	h := &heldResponse{real: res.Writer, res: res, saved: res.Header().Clone()}
+	h := &heldResponse{real: res.Writer, res: res, saved: res.Header().Clone(), body: templates.GetBuffer()}
 	res.Writer = h
 	return h
 }
@@ -121,6 +122,7 @@ func (h *heldResponse) Flush() {}
 // release sends what was held.
 func (h *heldResponse) release() {
 	h.res.Writer = h.real
+	defer h.putBody()
 	if h.status == 0 {
 		return
 	}
@@ -128,9 +130,18 @@ func (h *heldResponse) release() {
 	_, _ = h.real.Write(h.body.Bytes())
 }
 
+// putBody gives the body's buffer back to the pool, once.
+func (h *heldResponse) putBody() {
+	if h.body != nil {
+		templates.PutBuffer(h.body)
+		h.body = nil
+	}
+}
+
 // discard drops what was held, headers included, so that another answer
 // can be written.
 func (h *heldResponse) discard() {
+	h.putBody()
 	hd := h.real.Header()
 	clear(hd)
 	maps.Copy(hd, h.saved)
