@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"slices"
 
@@ -55,28 +54,12 @@ Flags:`)
 		return 1
 	}
 	log := newLogger(cfg.Log, stderr)
-	atLeastTwoProcs(log)
 	lessGC(log)
 	if err := serve(ctx, cfg, *path, log, nil); err != nil {
 		log.Error("server_stopped", "err", err)
 		return 1
 	}
 	return 0
-}
-
-// atLeastTwoProcs runs Go code on two OS threads at once even on one CPU
-// (a one-CPU VM, a container limited to one CPU, taskset), unless the
-// operator set GOMAXPROCS. The bolt store's fdatasync blocks the OS thread
-// that calls it; with GOMAXPROCS=1 that thread holds the only processor
-// until the runtime's monitor takes it back, so every commit stalls every
-// request. Measured with the IdP pinned to one CPU (make bench, 64
-// browsers, OAuth): group commits carried one write each and the IdP did
-// 190-330 logins/s; with two processors 22 writes per commit and 600-640.
-func atLeastTwoProcs(log *slog.Logger) {
-	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < 2 {
-		runtime.GOMAXPROCS(2)
-		log.Debug("gomaxprocs_raised", "gomaxprocs", 2, "reason", "disk syncs must not stall request handling")
-	}
 }
 
 // gcPercent is the garbage collector's GOGC unless the operator set GOGC.

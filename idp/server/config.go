@@ -45,7 +45,7 @@ type Config struct {
 	// line, first come first served, for up to 10 s. The SP's token and
 	// userinfo calls and /healthz and /readyz never wait in this line, so
 	// they stay fast at the morning peak. Default 0: 8 per processor
-	// (GOMAXPROCS); -1: no line.
+	// (GOMAXPROCS), 24 on a single one; -1: no line.
 	BrowserConcurrency int `yaml:"browser_concurrency"`
 	// TemplatesDir, when set, holds page and message files that replace the
 	// embedded ones of the same name (see templates/).
@@ -126,7 +126,7 @@ func (c *Config) Validate() idp.Problems {
 		ps.Addf("max_body_bytes", "must be between 4096 and 10485760 bytes")
 	}
 	if c.BrowserConcurrency < -1 || c.BrowserConcurrency > 100000 {
-		ps.Addf("browser_concurrency", "must be between 1 and 100000, 0 for the default (8 per processor) or -1 for no limit")
+		ps.Addf("browser_concurrency", "must be between 1 and 100000, 0 for the default (8 per processor, 24 on a single one) or -1 for no limit")
 	}
 	if c.TemplatesDir != "" {
 		if st, err := os.Stat(c.TemplatesDir); err != nil || !st.IsDir() {

@@ -85,6 +85,9 @@ type Server struct {
 	admin      Admin
 	throttle   idp.LoginThrottle
 	gate       *browserGate // nil: no line for browser requests
+	// backChannel are the SP's server-to-server routes; a connection that
+	// carries one is watched (spConn).
+	backChannel map[string]bool
 }
 
 var _ Host = (*Server)(nil)
@@ -157,6 +160,10 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	s.gate = newBrowserGate(s.cfg.BrowserConcurrency, backChannel)
+	s.backChannel = make(map[string]bool, len(backChannel))
+	for _, p := range backChannel {
+		s.backChannel[p] = true
+	}
 	return s, nil
 }
 
@@ -191,7 +198,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnContext:       withConn,
 	}
+	ln = wrapListener(ln)
 	if s.cfg.TLS.Enabled() {
 		if s.tlsCert.Load() == nil {
 			if err := s.ReloadTLS(); err != nil {

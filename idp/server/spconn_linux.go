@@ -1,0 +1,270 @@
+//go:build linux
+
+package server
+
+import (
+	"errors"
+	"net"
+	"os"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The SP's token and userinfo calls, ahead of the browsers.
+//
+// On a busy processor Go's runtime reads the network only when a processor
+// runs out of work, or every 10 ms from its monitor thread
+// (golang/go#51651), and then queues all the goroutines it found at the
+// back of the run queue, behind every login page in progress. An SP's
+// token call that the IdP answers in well under a millisecond so waited
+// 10 ms and more at the 99th percentile (idpbench, 64 browsers on one
+// core; a loopback packet capture put the time inside the IdP process).
+//
+// So a connection that has carried an SP's call is watched: every
+// watchEvery, one poll(2) over the watched connections (no waiting) finds
+// those whose next request has arrived while their goroutine is still
+// parked in Read, and the watcher moves that connection's read deadline
+// into the past. The runtime then readies the parked goroutine on the
+// watcher's own processor as the next goroutine to run (deadline wake-ups
+// take the run queue's front slot), and Read puts net/http's deadline
+// back and reads the request. Browsers' connections are never watched.
+
+// The watcher's period: watchBusy while goroutines wait for a processor
+// (the longest an SP's request then waits to be noticed; each round costs
+// one poll(2) over a few descriptors), watchIdle otherwise, when the
+// runtime notices arriving requests at once by itself and the watcher
+// only checks whether that has changed.
+const (
+	watchBusy = 200 * time.Microsecond
+	watchIdle = 5 * time.Millisecond
+	// busyRunnable goroutines waiting for a processor make it busy.
+	busyRunnable = 2
+)
+
+// runnableMetric is the runtime/metrics name of the number of goroutines
+// waiting for a processor.
+const runnableMetric = "/sched/goroutines/runnable:goroutines"
+
+// spListener hands out connections that can be marked as an SP's.
+type spListener struct {
+	net.Listener
+	w *spWatcher
+}
+
+func wrapListener(ln net.Listener) net.Listener {
+	return &spListener{Listener: ln, w: newSPWatcher()}
+}
+
+func (l *spListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return c, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		return &spConn{TCPConn: tc, w: l.w}, nil
+	}
+	return c, nil
+}
+
+// Close stops the watcher too.
+func (l *spListener) Close() error {
+	l.w.stop()
+	return l.Listener.Close()
+}
+
+// spWatcher is the goroutine that watches the marked connections.
+type spWatcher struct {
+	mu      sync.Mutex
+	conns   map[*spConn]int // marked connection -> its descriptor
+	running bool
+	stopped bool
+	wake    chan struct{} // a connection was added
+	done    chan struct{} // closed by stop
+	kicks   atomic.Int64  // for tests: parked reads woken
+}
+
+func newSPWatcher() *spWatcher {
+	return &spWatcher{conns: map[*spConn]int{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (w *spWatcher) add(c *spConn) {
+	raw, err := c.TCPConn.SyscallConn()
+	if err != nil {
+		return
+	}
+	fd := -1
+	if raw.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	w.conns[c] = fd
+	if !w.running {
+		w.running = true
+		go w.loop()
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// remove forgets c; the caller closes it afterwards, so the watcher never
+// polls a descriptor number that may already belong to another file.
+func (w *spWatcher) remove(c *spConn) {
+	w.mu.Lock()
+	delete(w.conns, c)
+	w.mu.Unlock()
+}
+
+func (w *spWatcher) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.stopped = true
+		close(w.done)
+	}
+}
+
+func (w *spWatcher) loop() {
+	var fds []unix.PollFd
+	var cs []*spConn
+	runnable := []metrics.Sample{{Name: runnableMetric}}
+	t := time.NewTimer(watchBusy)
+	defer t.Stop()
+	for {
+		w.mu.Lock()
+		n := len(w.conns)
+		w.mu.Unlock()
+		if n == 0 {
+			// Nothing to watch: sleep until a connection is marked.
+			select {
+			case <-w.wake:
+			case <-w.done:
+				return
+			}
+			continue
+		}
+		select {
+		case <-t.C:
+		case <-w.done:
+			return
+		}
+		fds, cs = w.round(fds[:0], cs[:0])
+		metrics.Read(runnable)
+		if v := runnable[0].Value; v.Kind() == metrics.KindUint64 && v.Uint64() >= busyRunnable {
+			t.Reset(watchBusy)
+		} else {
+			t.Reset(watchIdle)
+		}
+	}
+}
+
+// round polls the watched connections whose goroutine is parked in Read
+// and wakes those with a request waiting. It reuses fds and cs.
+func (w *spWatcher) round(fds []unix.PollFd, cs []*spConn) ([]unix.PollFd, []*spConn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for c, fd := range w.conns {
+		if c.reading.Load() {
+			fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+			cs = append(cs, c)
+		}
+	}
+	if len(fds) == 0 {
+		return fds, cs
+	}
+	if _, err := unix.Poll(fds, 0); err != nil {
+		return fds, cs
+	}
+	for i, f := range fds {
+		if f.Revents != 0 && cs[i].kick() {
+			w.kicks.Add(1)
+		}
+	}
+	return fds, cs
+}
+
+// spConn is a TCP connection that is watched once marked as an SP's.
+type spConn struct {
+	*net.TCPConn
+	w *spWatcher
+
+	marked  atomic.Bool
+	reading atomic.Bool // a Read is in progress
+
+	mu       sync.Mutex
+	kicked   bool      // the read deadline is the watcher's, not net/http's
+	deadline time.Time // net/http's read deadline
+}
+
+// markBackChannel starts watching c (once).
+func (c *spConn) markBackChannel() {
+	if c.marked.CompareAndSwap(false, true) {
+		c.w.add(c)
+	}
+}
+
+// kick wakes the Read parked on c by moving the read deadline into the
+// past; it reports whether it did.
+func (c *spConn) kick() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.reading.Load() || c.kicked {
+		return false
+	}
+	c.kicked = true
+	_ = c.TCPConn.SetReadDeadline(time.Unix(1, 0))
+	return true
+}
+
+func (c *spConn) Read(p []byte) (int, error) {
+	for {
+		c.reading.Store(true)
+		n, err := c.TCPConn.Read(p)
+		c.reading.Store(false)
+		c.mu.Lock()
+		if !c.kicked {
+			c.mu.Unlock()
+			return n, err
+		}
+		// Woken by the watcher: put net/http's deadline back, then read
+		// what arrived, unless that deadline has passed meanwhile.
+		c.kicked = false
+		_ = c.TCPConn.SetReadDeadline(c.deadline)
+		again := err != nil && errors.Is(err, os.ErrDeadlineExceeded) &&
+			(c.deadline.IsZero() || time.Now().Before(c.deadline))
+		c.mu.Unlock()
+		if !again {
+			return n, err
+		}
+	}
+}
+
+func (c *spConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline, c.kicked = t, false
+	return c.TCPConn.SetReadDeadline(t)
+}
+
+func (c *spConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline, c.kicked = t, false
+	return c.TCPConn.SetDeadline(t)
+}
+
+func (c *spConn) Close() error {
+	if c.marked.Load() {
+		c.w.remove(c)
+	}
+	return c.TCPConn.Close()
+}
