@@ -163,6 +163,11 @@ func (a *Authenticator) withPooled(ctx context.Context, op func(*conn) error) er
 			// another connection would get the same answer.
 			return fmt.Errorf("ldapauth: %w: %w", idp.ErrDirectoryUnavailable, err)
 		}
+		if errors.Is(ctx.Err(), context.Canceled) {
+			// The login was cancelled (the browser went away): that closed
+			// the connection, and says nothing about the server.
+			break
+		}
 		if !reused {
 			// A fresh connection failing says the server is in trouble; an
 			// idle one may just have been closed by the server's idle timeout.
@@ -346,7 +351,12 @@ func (a *Authenticator) loginFailed(ctx context.Context, username, reason string
 
 // outage logs a directory failure and makes sure the error says so.
 func (a *Authenticator) outage(ctx context.Context, stage string, err error) error {
-	a.logger.ErrorContext(ctx, "directory unavailable", "event", "directory_unavailable", "stage", stage, "err", err)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The caller gave up (the browser went away): not an outage.
+		a.logger.InfoContext(ctx, "login abandoned", "event", "login_abandoned", "stage", stage, "err", err)
+	} else {
+		a.logger.ErrorContext(ctx, "directory unavailable", "event", "directory_unavailable", "stage", stage, "err", err)
+	}
 	if errors.Is(err, idp.ErrDirectoryUnavailable) {
 		return err
 	}

@@ -139,6 +139,11 @@ func (d *directory) dial(ctx context.Context, prefer *server, setup func(context
 			}
 			return c, nil
 		}
+		if errors.Is(ctx.Err(), context.Canceled) {
+			// Cancelled by the caller (the browser went away), not failed.
+			errs = append(errs, fmt.Errorf("%s: %w", s.url, err))
+			break
+		}
 		d.markDown(s)
 		if from == "" {
 			from = s.url

@@ -1,6 +1,7 @@
 package ldapauth
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +75,34 @@ func TestFailover(t *testing.T) {
 			t.Errorf("error does not say %q: %v", want, err)
 		}
 	})
+}
+
+// TestCancelledLoginIsNotAnOutage: a login whose caller gives up (the
+// browser went away) while a server is slow to answer is reported as
+// abandoned, not as a directory outage, and does not mark that server
+// down: the next logins still try it first.
+func TestCancelledLoginIsNotAnOutage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.user(t, "Alice", "alice", "", "pw-alice", nil)
+	cfg := f.config()
+	cfg.URLs = []string{"ldap://" + hungServer(t), f.srv.URL}
+	cfg.DialTimeout, cfg.RequestTimeout = 5*time.Second, 5*time.Second
+	a := f.newAuth(t, cfg)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	if _, ok, err := a.Authenticate(ctx, "alice", "pw-alice"); ok || err == nil {
+		t.Fatalf("Authenticate with a cancelled caller = %v, %v; want an error", ok, err)
+	}
+	logged := f.log.String()
+	if strings.Contains(logged, "directory_unavailable") || !strings.Contains(logged, `"event":"login_abandoned"`) {
+		t.Errorf("a cancelled login was not logged as abandoned, or was logged as an outage:\n%s", logged)
+	}
+	a.dir.mu.Lock()
+	down := !a.dir.servers[0].downUntil.IsZero()
+	a.dir.mu.Unlock()
+	if down {
+		t.Error("the slow server was marked down because a caller gave up")
+	}
 }

@@ -175,6 +175,13 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	if errors.As(err, &te) {
 		return s.loginThrottled(c, flow, username, te, d)
 	}
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		// The browser went away while the directory was being asked (the
+		// tab closed, the network dropped): nobody to answer, and no
+		// outage to report or alert on.
+		s.log.Info("login_abandoned", append(logAttrs, "err", err)...)
+		return nil
+	}
 	if err != nil {
 		s.log.Error("login_directory_unavailable", append(logAttrs, "err", err)...)
 		s.audit(c, flow, username, nil, idp.AuditError, idp.ReasonDirectoryUnavailable)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -443,5 +445,63 @@ func TestUnknownFlowAndErrors(t *testing.T) {
 	r2.Body.Close()
 	if r2.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("1 MB body: %d", r2.StatusCode)
+	}
+}
+
+// waitingAuth answers only when its caller gives up, as an LDAP call does
+// when the browser's request is cancelled.
+type waitingAuth struct{ entered chan struct{} }
+
+func (a *waitingAuth) Authenticate(ctx context.Context, _, _ string) (idp.Identity, bool, error) {
+	close(a.entered)
+	<-ctx.Done()
+	return idp.Identity{}, false, fmt.Errorf("ldapauth: user bind: %w: %w", idp.ErrDirectoryUnavailable, ctx.Err())
+}
+
+// TestAbandonedLoginIsNotAnOutage: a browser that goes away while its
+// password is being checked leaves an info line, not an error, an audit
+// event or a directory-unavailable count.
+func TestAbandonedLoginIsNotAnOutage(t *testing.T) {
+	var logs lockedBuffer
+	auth := &waitingAuth{entered: make(chan struct{})}
+	rec := &recorder{}
+	st := store.New(memory.New())
+	t.Cleanup(func() { st.Close() })
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(srv.Close)
+	s, err := New(Options{
+		Config: Config{PublicURL: "http://" + srv.Listener.Addr().String()},
+		Store:  st, Authenticator: auth, Auditor: rec,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = s.Handler()
+	srv.Start()
+
+	c := browser(t)
+	_, page := get(t, c, srv.URL+"/login")
+	form := url.Values{"username": {"alice"}, "password": {"alice-pw"}}
+	for _, m := range hiddenRe.FindAllStringSubmatch(page, -1) {
+		form.Set(m[1], htmlUnescape(m[2]))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	go func() { <-auth.entered; cancel() }()
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the cancelled request got an answer: %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "login_abandoned") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := logs.String(); !strings.Contains(got, `"msg":"login_abandoned"`) || strings.Contains(got, "login_directory_unavailable") || strings.Contains(got, `"level":"ERROR"`) {
+		t.Errorf("log:\n%s", got)
+	}
+	if ev := rec.events(); len(ev) != 0 {
+		t.Errorf("audit events for an abandoned login: %+v", ev)
 	}
 }
