@@ -73,7 +73,8 @@ type cellResult struct {
 	// through, independent of the machine's speed.
 	IdPAllocKB float64 `json:"idp_alloc_kb_per_login,omitempty"`
 	// SigningMs is RSA-2048 signing CPU time per signature on the IdP's
-	// CPU during the window (SAML cells; see rsaprobe.go).
+	// CPU during the window (our cells; see rsaprobe.go): the SAML cells'
+	// signing cost, and in every cell a gauge of the machine's speed.
 	SigningMs float64 `json:"signing_ms,omitempty"`
 	// SigningInsideMs is the IdP's own figure for the same: the CPU time
 	// of its signatures, each measured on the thread that made it, per
