@@ -132,6 +132,7 @@ func build(cfg *config.Config, log *slog.Logger, links []server.Link) (*wiring, 
 		if oerr != nil {
 			return nil, oerr
 		}
+		processorsForDisk(context.Background(), b, log)
 		var backend store.Backend = b
 		if cfg.Store.ShortLived == store.ShortLivedMemory {
 			// Flows, replay markers and counters: a crash costs a retry,
