@@ -5,12 +5,14 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,10 +125,10 @@ func TestSPConnDeadlinesStillHold(t *testing.T) {
 }
 
 // TestSPConnWatcherUnderLoad: an HTTP server on the wrapped listener whose
-// handler marks its connection, with every processor kept busy: the SP's
-// kept-alive requests are all answered, and the watcher is what woke some
-// of them (with the processors busy the runtime seldom looks at the
-// network itself).
+// handler marks its connection, with every processor kept busy: four SPs'
+// kept-alive requests (one SP dropping its connections now and then) are
+// all answered, and the watcher is what woke some of them (with the
+// processors busy the runtime seldom looks at the network itself).
 func TestSPConnWatcherUnderLoad(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -158,17 +160,38 @@ func TestSPConnWatcherUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
-	for i := range 300 {
-		resp, err := client.Post("http://"+ln.Addr().String()+"/oauth/token", "text/plain", strings.NewReader("code"))
-		if err != nil {
-			t.Fatalf("request %d: %v", i, err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || string(body) != "ok code" {
-			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
-		}
+	// Four SP servers at once, each on its own kept-alive connection; one
+	// of them drops its connections now and then.
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for sp := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr := &http.Transport{MaxIdleConnsPerHost: 1}
+			client := &http.Client{Transport: tr}
+			for i := range 75 {
+				if sp == 0 && i%10 == 9 {
+					tr.CloseIdleConnections()
+				}
+				resp, err := client.Post("http://"+ln.Addr().String()+"/oauth/token", "text/plain", strings.NewReader("code"))
+				if err != nil {
+					errs <- fmt.Errorf("SP %d request %d: %w", sp, i, err)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || string(body) != "ok code" {
+					errs <- fmt.Errorf("SP %d request %d: %d %q", sp, i, resp.StatusCode, body)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 	t.Logf("watcher woke %d of 300 requests", sl.w.kicks.Load())
 	if sl.w.kicks.Load() == 0 {
