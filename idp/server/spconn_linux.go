@@ -25,7 +25,7 @@ import (
 // core; a loopback packet capture put the time inside the IdP process).
 //
 // So a connection that has carried an SP's call is watched: every
-// watchEvery, one poll(2) over the watched connections (no waiting) finds
+// watchBusy, one epoll_wait (no waiting) over the watched connections finds
 // those whose next request has arrived while their goroutine is still
 // parked in Read, and the watcher moves that connection's read deadline
 // into the past. The runtime then readies the parked goroutine on the
@@ -34,8 +34,8 @@ import (
 // back and reads the request. Browsers' connections are never watched.
 
 // The watcher's period: watchBusy while any goroutine waits for a
-// processor (the longest an SP's request then waits to be noticed; each
-// round costs one poll(2) over a few descriptors, about 2 us), watchIdle
+// processor (the longest an SP's request then waits to be noticed; a
+// round is one epoll_wait, whatever the number of connections), watchIdle
 // otherwise, when the runtime notices arriving requests at once by itself
 // and the watcher mostly checks whether that is still so: short enough to
 // catch the start of a burst, about 0.2 % of an idle processor.
@@ -77,10 +77,14 @@ func (l *spListener) Close() error {
 	return l.Listener.Close()
 }
 
-// spWatcher is the goroutine that watches the marked connections.
+// spWatcher is the goroutine that watches the marked connections. They
+// are registered in an epoll instance of its own, so that a round costs
+// one epoll_wait that returns only the connections with data waiting,
+// however many are watched.
 type spWatcher struct {
 	mu      sync.Mutex
-	conns   map[*spConn]int // marked connection -> its descriptor
+	epfd    int               // -1 until the first connection is marked
+	conns   map[int32]*spConn // descriptor -> marked connection
 	running bool
 	stopped bool
 	wake    chan struct{} // a connection was added
@@ -89,7 +93,7 @@ type spWatcher struct {
 }
 
 func newSPWatcher() *spWatcher {
-	return &spWatcher{conns: map[*spConn]int{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &spWatcher{epfd: -1, conns: map[int32]*spConn{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 func (w *spWatcher) add(c *spConn) {
@@ -106,7 +110,18 @@ func (w *spWatcher) add(c *spConn) {
 	if w.stopped {
 		return
 	}
-	w.conns[c] = fd
+	if w.epfd < 0 {
+		if w.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+			w.epfd = -1
+			return
+		}
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+	if unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &ev) != nil {
+		return
+	}
+	c.fd = int32(fd)
+	w.conns[c.fd] = c
 	if !w.running {
 		w.running = true
 		go w.loop()
@@ -117,12 +132,18 @@ func (w *spWatcher) add(c *spConn) {
 	}
 }
 
-// remove forgets c; the caller closes it afterwards, so the watcher never
-// polls a descriptor number that may already belong to another file.
+// remove forgets c; the caller closes it afterwards, so the descriptor
+// leaves the epoll instance before its number can belong to another file.
 func (w *spWatcher) remove(c *spConn) {
 	w.mu.Lock()
-	delete(w.conns, c)
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	if w.conns[c.fd] != c {
+		return
+	}
+	delete(w.conns, c.fd)
+	if w.epfd >= 0 {
+		_ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, int(c.fd), nil)
+	}
 }
 
 func (w *spWatcher) stop() {
@@ -131,12 +152,15 @@ func (w *spWatcher) stop() {
 	if !w.stopped {
 		w.stopped = true
 		close(w.done)
+		if w.epfd >= 0 {
+			_ = unix.Close(w.epfd)
+			w.epfd = -1
+		}
 	}
 }
 
 func (w *spWatcher) loop() {
-	var fds []unix.PollFd
-	var cs []*spConn
+	var events [64]unix.EpollEvent
 	runnable := []metrics.Sample{{Name: runnableMetric}}
 	t := time.NewTimer(watchBusy)
 	defer t.Stop()
@@ -158,7 +182,7 @@ func (w *spWatcher) loop() {
 		case <-w.done:
 			return
 		}
-		fds, cs = w.round(fds[:0], cs[:0])
+		w.round(events[:])
 		metrics.Read(runnable)
 		if v := runnable[0].Value; v.Kind() == metrics.KindUint64 && v.Uint64() >= busyRunnable {
 			t.Reset(watchBusy)
@@ -168,29 +192,23 @@ func (w *spWatcher) loop() {
 	}
 }
 
-// round polls the watched connections whose goroutine is parked in Read
-// and wakes those with a request waiting. It reuses fds and cs.
-func (w *spWatcher) round(fds []unix.PollFd, cs []*spConn) ([]unix.PollFd, []*spConn) {
+// round wakes the parked reader of each watched connection that has data
+// waiting (epoll_wait without waiting; events is scratch space).
+func (w *spWatcher) round(events []unix.EpollEvent) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for c, fd := range w.conns {
-		if c.reading.Load() {
-			fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
-			cs = append(cs, c)
-		}
+	if w.epfd < 0 {
+		return
 	}
-	if len(fds) == 0 {
-		return fds, cs
+	n, err := unix.EpollWait(w.epfd, events, 0)
+	if err != nil {
+		return
 	}
-	if _, err := unix.Poll(fds, 0); err != nil {
-		return fds, cs
-	}
-	for i, f := range fds {
-		if f.Revents != 0 && cs[i].kick() {
+	for _, ev := range events[:n] {
+		if c := w.conns[ev.Fd]; c != nil && c.reading.Load() && c.kick() {
 			w.kicks.Add(1)
 		}
 	}
-	return fds, cs
 }
 
 // spConn is a TCP connection that is watched once marked as an SP's.
@@ -200,6 +218,7 @@ type spConn struct {
 
 	marked  atomic.Bool
 	reading atomic.Bool // a Read is in progress
+	fd      int32       // the descriptor, once marked (the watcher's key)
 
 	mu       sync.Mutex
 	kicked   bool      // the read deadline is the watcher's, not net/http's
