@@ -166,8 +166,17 @@ func TestEscapingAndSignatures(t *testing.T) {
 				t.Errorf("values changed: %q / %+v", a.Subject.NameID.Value, a.AttributeStatements)
 			}
 
-			// Tampering: change the NameID, as an attacker would.
-			tampered := bytes.Replace(out, []byte(">x"), []byte(">y"), 1)
+			// Tampering: change the NameID, as an attacker would. (The first
+			// ">x" of the document may be a Base64 DigestValue or
+			// SignatureValue of the Response's own signature, which comes
+			// before the Assertion: look inside the NameID.)
+			tampered := bytes.Clone(out)
+			nameID := bytes.Index(tampered, []byte("<saml:NameID"))
+			at := bytes.Index(tampered[max(nameID, 0):], []byte(">x"))
+			if nameID < 0 || at < 0 {
+				t.Fatalf("no NameID starting with x in:\n%s", out)
+			}
+			tampered[nameID+at+1] = 'y'
 			if bytes.Equal(tampered, out) {
 				t.Fatal("tamper did not change the document")
 			}
