@@ -163,7 +163,7 @@ func (a *Authenticator) withPooled(ctx context.Context, op func(*conn) error) er
 			// another connection would get the same answer.
 			return fmt.Errorf("ldapauth: %w: %w", idp.ErrDirectoryUnavailable, err)
 		}
-		if errors.Is(ctx.Err(), context.Canceled) {
+		if abandoned(ctx) {
 			// The login was cancelled (the browser went away): that closed
 			// the connection, and says nothing about the server.
 			break
@@ -351,7 +351,7 @@ func (a *Authenticator) loginFailed(ctx context.Context, username, reason string
 
 // outage logs a directory failure and makes sure the error says so.
 func (a *Authenticator) outage(ctx context.Context, stage string, err error) error {
-	if errors.Is(ctx.Err(), context.Canceled) {
+	if abandoned(ctx) {
 		// The caller gave up (the browser went away): not an outage.
 		a.logger.InfoContext(ctx, "login abandoned", "event", "login_abandoned", "stage", stage, "err", err)
 	} else {

@@ -139,7 +139,7 @@ func (d *directory) dial(ctx context.Context, prefer *server, setup func(context
 			}
 			return c, nil
 		}
-		if errors.Is(ctx.Err(), context.Canceled) {
+		if abandoned(ctx) {
 			// Cancelled by the caller (the browser went away), not failed.
 			errs = append(errs, fmt.Errorf("%s: %w", s.url, err))
 			break
@@ -232,13 +232,12 @@ func (c *conn) do(ctx context.Context, op func(*ldap.Conn) error) error {
 		return errors.Join(ctx.Err(), err)
 	}
 	_ = c.raw.SetDeadline(time.Time{})
-	if err != nil && !serverAnswered(err) && time.Since(start) >= timeout {
-		// go-ldap reports the deadline as a broken connection.
-		c.broken = true
-		return fmt.Errorf("the directory did not answer within %s: %w", timeout, err)
-	}
 	if err != nil && !serverAnswered(err) {
 		c.broken = true
+		if time.Since(start) >= timeout {
+			// go-ldap reports the deadline as a broken connection.
+			return fmt.Errorf("the directory did not answer within %s: %w", timeout, err)
+		}
 	}
 	return err
 }
@@ -259,6 +258,11 @@ func (c *conn) close() {
 	c.broken = true
 	c.l.Close()
 }
+
+// abandoned reports whether the caller gave up on ctx (the browser went
+// away), as opposed to a deadline that ran out: a cancelled operation says
+// nothing about the directory.
+func abandoned(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
 
 // serverAnswered reports whether err is an LDAP result sent by the server
 // (wrong password, no such object, ...), as opposed to a network failure,

@@ -269,10 +269,16 @@ func redeemCode(t testing.TB, base, code string) string {
 // the signed-in employee's e-mail.
 func wantUserinfo(t testing.TB, base, accessToken, what string) {
 	t.Helper()
-	resp, body := post(t, nil, base+"/oauth/userinfo", url.Values{"client_id": {wpClientID}, "client_secret": {wpClientSecret}, "access_token": {accessToken}}, nil)
+	resp, body := userinfoAsWorkplace(t, base, accessToken)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, secMail) {
 		t.Fatalf("userinfo, %s: %d %s", what, resp.StatusCode, body)
 	}
+}
+
+// userinfoAsWorkplace calls the userinfo API as the WORKPLACE client.
+func userinfoAsWorkplace(t testing.TB, base, accessToken string) (*http.Response, string) {
+	t.Helper()
+	return post(t, nil, base+"/oauth/userinfo", url.Values{"client_id": {wpClientID}, "client_secret": {wpClientSecret}, "access_token": {accessToken}}, nil)
 }
 
 func tokenForm(clientID, secret, code, redirectURI string) url.Values {

@@ -152,7 +152,7 @@ func TestSecurityOAuthCodes(t *testing.T) {
 		return resp.StatusCode, m
 	}
 	userinfo := func(tok string) int {
-		resp, _ := post(t, nil, e.base+"/oauth/userinfo", url.Values{"client_id": {wpClientID}, "client_secret": {wpClientSecret}, "access_token": {tok}}, nil)
+		resp, _ := userinfoAsWorkplace(t, e.base, tok)
 		return resp.StatusCode
 	}
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -219,7 +218,7 @@ oauth:
 		refused("second redemption of that code", code)
 		refused("replay of the code redeemed before kill -9", spent)
 		for what, tok := range map[string]string{"redeemed before the crash": redeemed, "redeemed after it": late} {
-			resp, body := post(t, nil, base+"/oauth/userinfo", url.Values{"client_id": {wpClientID}, "client_secret": {wpClientSecret}, "access_token": {tok}}, nil)
+			resp, body := userinfoAsWorkplace(t, base, tok)
 			if resp.StatusCode != http.StatusUnauthorized {
 				t.Fatalf("userinfo with the token of the code %s: %d %s, want 401 (revoked)", what, resp.StatusCode, body)
 			}

@@ -130,7 +130,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.store, "store", "bolt", "our IdP's store.backend: bolt (durable, fsync per commit) or memory")
 	fs.StringVar(&o.profile, "profile", "", "directory for CPU profiles of the IdP during each mode's highest-concurrency cell (needs a binary built with -tags pprof: make bench-profile)")
 	fs.StringVar(&o.genProfile, "genprofile", "", "file for a CPU profile of the generator itself over the whole run (go tool pprof FILE)")
-	fs.StringVar(&o.rsaProbe, "rsa-probe", "", "internal: KEY,CERT,DURATION: sign with that key every 100 ms for DURATION, print the mean CPU ns per signature and exit (what the SAML cells run on the IdP's CPU as the signing yardstick)")
+	fs.StringVar(&o.rsaProbe, "rsa-probe", "", "internal: KEY,CERT,DURATION: sign with that key every 100 ms for DURATION, print the mean CPU ns per signature and exit (what every cell runs on the IdP's CPU: the SAML cells' signing yardstick, the machine's speed in the others)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: idpbench [flags]\n\nLoad generator for the IdP (see README \"Benchmarks\"). Flags:")
 		fs.PrintDefaults()

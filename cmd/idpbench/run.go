@@ -181,10 +181,8 @@ func both(f, g func()) func() {
 	}
 }
 
-// isSAML reports whether mode is one of the SAML modes.
-func isSAML(mode string) bool { return mode == "saml" || mode == "saml1" }
-
-// signatures is how many RSA signatures a login of mode makes.
+// signatures is how many RSA signatures a login of mode makes (0: not a
+// SAML mode).
 func signatures(mode string) int {
 	switch mode {
 	case "saml":

@@ -18,7 +18,8 @@ import (
 // difference to the generator's figure is the time a request spent before
 // the IdP's Go runtime read it (and the response on the way back): on a
 // saturated processor, the network poller is consulted only when a
-// processor runs out of work, or every 10 ms by the runtime's monitor.
+// processor runs out of work, or every 10 ms by the runtime's monitor
+// (unless the IdP's back-channel watcher wakes the request first).
 
 // histograms are cumulative bucket counts by route and upper bound (s).
 type histograms map[string]map[float64]float64

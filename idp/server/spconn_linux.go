@@ -6,12 +6,13 @@ import (
 	"errors"
 	"net"
 	"os"
-	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ncp-sso/idp/idp/runq"
 )
 
 // The SP's token and userinfo calls, ahead of the browsers.
@@ -45,10 +46,6 @@ const (
 	// busyRunnable goroutines waiting for a processor make it busy.
 	busyRunnable = 1
 )
-
-// runnableMetric is the runtime/metrics name of the number of goroutines
-// waiting for a processor.
-const runnableMetric = "/sched/goroutines/runnable:goroutines"
 
 // spListener hands out connections that can be marked as an SP's.
 type spListener struct {
@@ -161,7 +158,7 @@ func (w *spWatcher) stop() {
 
 func (w *spWatcher) loop() {
 	var events [64]unix.EpollEvent
-	runnable := []metrics.Sample{{Name: runnableMetric}}
+	waiting := runq.Reader()
 	t := time.NewTimer(watchBusy)
 	defer t.Stop()
 	for {
@@ -183,8 +180,7 @@ func (w *spWatcher) loop() {
 			return
 		}
 		w.round(events[:])
-		metrics.Read(runnable)
-		if v := runnable[0].Value; v.Kind() == metrics.KindUint64 && v.Uint64() >= busyRunnable {
+		if waiting() >= busyRunnable {
 			t.Reset(watchBusy)
 		} else {
 			t.Reset(watchIdle)
@@ -205,7 +201,7 @@ func (w *spWatcher) round(events []unix.EpollEvent) {
 		return
 	}
 	for _, ev := range events[:n] {
-		if c := w.conns[ev.Fd]; c != nil && c.reading.Load() && c.kick() {
+		if c := w.conns[ev.Fd]; c != nil && c.kick() {
 			w.kicks.Add(1)
 		}
 	}
@@ -246,6 +242,11 @@ func (c *spConn) kick() bool {
 }
 
 func (c *spConn) Read(p []byte) (int, error) {
+	if !c.marked.Load() {
+		// Browsers' connections: a plain read. (A read that began before
+		// its connection was marked is never kicked: reading stays false.)
+		return c.TCPConn.Read(p)
+	}
 	for {
 		c.reading.Store(true)
 		n, err := c.TCPConn.Read(p)

@@ -3,11 +3,11 @@ package boltstore
 import (
 	"errors"
 	"runtime"
-	"runtime/metrics"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ncp-sso/idp/idp"
+	"github.com/ncp-sso/idp/idp/runq"
 	"github.com/ncp-sso/idp/idp/store"
 )
 
@@ -80,20 +80,12 @@ const (
 	yieldWhenRunnable = 4
 )
 
-// runnableMetric is the runtime/metrics name of the number of goroutines
-// waiting for a processor.
-const runnableMetric = "/sched/goroutines/runnable:goroutines"
-
 // othersRunnable returns a probe of whether yieldWhenRunnable goroutines
-// are waiting for a processor (runtime/metrics reads the run queues'
-// lengths, without stopping anything). It is only called from the
-// committer's goroutine.
+// are waiting for a processor. It is only called from the committer's
+// goroutine.
 func othersRunnable() func() bool {
-	s := []metrics.Sample{{Name: runnableMetric}}
-	return func() bool {
-		metrics.Read(s)
-		return s[0].Value.Kind() == metrics.KindUint64 && s[0].Value.Uint64() >= yieldWhenRunnable
-	}
+	waiting := runq.Reader()
+	return func() bool { return waiting() >= yieldWhenRunnable }
 }
 
 // do runs fn in the next group commit and returns its result. After stop

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -177,20 +176,4 @@ func waitForWriters(t *testing.T, n int) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatalf("the writers never got to their writes")
-}
-
-// TestRunnableMetric: the Go release we build with has the scheduler
-// metric the committer's probe reads (an unknown name would read as
-// "nobody waiting" and silently turn yielding off).
-func TestRunnableMetric(t *testing.T) {
-	for _, d := range metrics.All() {
-		if d.Name == runnableMetric {
-			if d.Kind != metrics.KindUint64 {
-				t.Fatalf("%s is of kind %v", runnableMetric, d.Kind)
-			}
-			othersRunnable()() // reads without failing
-			return
-		}
-	}
-	t.Fatalf("runtime/metrics has no %s", runnableMetric)
 }

@@ -250,7 +250,8 @@ func testConsume(e *env) {
 
 // testConsumeShrink: a store.Shrinker's consuming call gets the whole value
 // and leaves the shrunk one as the tombstone, shrinking once; a nil shrink
-// result keeps the value. Backends that are not Shrinkers pass trivially.
+// result keeps the value. Backends that are not Shrinkers skip it (the
+// typed store then keeps whole tombstones through Consume).
 func testConsumeShrink(e *env) {
 	sh, ok := e.b.(store.Shrinker)
 	if !ok {
