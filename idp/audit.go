@@ -74,9 +74,10 @@ type AuditQuery struct {
 // AuditStore keeps sign-in events for a retention period. A Store may
 // implement it; consumers look for it with a type assertion.
 type AuditStore interface {
-	// PutAudit records e; it is kept until e.Time plus the store's
+	// PutAudit records the events (a batch is written together where
+	// the store can); each is kept until its Time plus the store's
 	// retention.
-	PutAudit(ctx context.Context, e AuditEvent) error
+	PutAudit(ctx context.Context, events ...AuditEvent) error
 	// ListAudit returns the live events that match q, newest first.
 	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"io"
+	"time"
 )
 
 // IDBytes is the number of random bytes in every handle, code, token and
@@ -22,4 +23,35 @@ func NewID(r io.Reader) string {
 		panic("idp: randomness source failed: " + err.Error())
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// TimedIDLen is the length of a NewTimedID: its time prefix and IDBytes
+// random bytes, URL-safe base64 without padding.
+const TimedIDLen = ((TimePrefixBytes+IDBytes)*8 + 5) / 6
+
+// TimePrefixBytes is the size of a timed ID's time prefix: its creation
+// time in Unix milliseconds, big-endian (enough until the year 10889).
+const TimePrefixBytes = 6
+
+// NewTimedID returns an ID for a record that lives for hours (a session,
+// an access token): its creation time t in milliseconds, then IDBytes
+// random bytes from r, URL-safe base64 without padding (TimedIDLen
+// characters). The store keys such records by that time first (see
+// store's lookupKey), so records written together sit together on disk.
+// The prefix tells only when the ID was made; guessing an ID still means
+// guessing its 256 random bits.
+func NewTimedID(r io.Reader, t time.Time) string {
+	if r == nil {
+		r = rand.Reader
+	}
+	var b [TimePrefixBytes + IDBytes]byte
+	ms := uint64(max(t.UnixMilli(), 0))
+	for i := TimePrefixBytes - 1; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	if _, err := io.ReadFull(r, b[TimePrefixBytes:]); err != nil {
+		panic("idp: randomness source failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

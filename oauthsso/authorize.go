@@ -156,7 +156,7 @@ func (p *Provider) Resume(c echo.Context, f idp.Flow, sess idp.Session) error {
 		// which they must find alive anyway, so the code and token records
 		// stay small (a quarter of a session's bytes in the store).
 		AuthTime:  sess.AuthTime,
-		TokenID:   idp.NewID(p.h.Rand()),
+		TokenID:   idp.NewTimedID(p.h.Rand(), now),
 		ExpiresAt: now.Add(p.cfg.CodeLifetime),
 	}
 	if err := p.issue(c.Request().Context(), cl, code, now); err != nil {

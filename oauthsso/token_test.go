@@ -68,8 +68,8 @@ func TestTokenSuccess(t *testing.T) {
 				t.Fatalf("token: %d %v", a.status, a.body)
 			}
 			tok, _ := a.body["access_token"].(string)
-			if len(tok) != 43 {
-				t.Errorf("access_token %q is not a 256-bit opaque token", tok)
+			if len(tok) != idp.TimedIDLen {
+				t.Errorf("access_token %q is not a timed 256-bit opaque token", tok)
 			}
 			if a.hdr.Get("Cache-Control") != "no-store" || a.hdr.Get("Pragma") != "no-cache" {
 				t.Errorf("headers %v", a.hdr)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"math/bits"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ncp-sso/idp/idp"
 	"github.com/ncp-sso/idp/idp/server"
 )
 
@@ -370,6 +372,16 @@ func TestSecurityOAuthTokens(t *testing.T) {
 		ones, total := 0, 0
 		for _, s := range samples {
 			raw, err := base64.RawURLEncoding.DecodeString(s)
+			if err == nil && len(raw) == idp.TimePrefixBytes+32 {
+				// Sessions and tokens: their creation time, then the
+				// random part.
+				var ms [8]byte
+				copy(ms[2:], raw[:idp.TimePrefixBytes])
+				if made := time.UnixMilli(int64(binary.BigEndian.Uint64(ms[:]))); time.Since(made) > time.Minute || time.Until(made) > time.Second {
+					t.Fatalf("%q: time prefix %s is not its creation time", s, made)
+				}
+				raw = raw[idp.TimePrefixBytes:]
+			}
 			if err != nil || len(raw) != 32 {
 				t.Fatalf("%q is not 256 bits of base64url (%d bytes, %v)", s, len(raw), err)
 			}

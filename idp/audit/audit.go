@@ -77,60 +77,52 @@ func (t tee) Flush() {
 	}
 }
 
-// maxPendingStores bounds the events being written to the store at once;
-// Audit waits when that many are pending, so a slow store slows sign-ins
-// down rather than dropping events or growing memory without bound.
-const maxPendingStores = 256
+// maxPendingStores bounds the events waiting for the store: Audit waits
+// when that many are queued beyond those the writer is storing (at most
+// as many again), so a slow store slows sign-ins down rather than
+// dropping events or growing memory without bound.
+const maxPendingStores = 4096
 
-// storeBatchWait is how long an event waits for others before its store
-// write starts. Events that start together share a commit (in the bolt
-// store an event is one write; in Redis four operations in a row), so with
-// one sign-in every few milliseconds the disk syncs for several events at
-// a time instead of once per event (the sign-in itself never waits for
+// storeBatchWait is how long the first event of a batch waits for others
+// before the batch is written. A batch is one store write (in the bolt
+// store one transaction, in Redis a few operations per event), and the
+// per-name indexes of its events are spread across the file by name
+// hash: written every storeBatchWait rather than with each sign-in's
+// commit, a rush rewrites each index page once per batch instead of once
+// per commit. In idpbench (OAuth, 64 browsers) one batch every 250 ms,
+// where each event was its own write and groups of them started every
+// 25 ms, took the bolt pages written per sign-in from 3.2 to 2.1 and the
+// IdP's CPU per sign-in down by 7 % (the sign-in itself never waits for
 // this).
-const storeBatchWait = 25 * time.Millisecond
+const storeBatchWait = 250 * time.Millisecond
 
-// gate releases everyone who waits within one storeBatchWait together.
-type gate struct {
-	mu   sync.Mutex
-	open chan struct{}
-}
-
-func (g *gate) wait() {
-	g.mu.Lock()
-	ch := g.open
-	if ch == nil {
-		ch = make(chan struct{})
-		g.open = ch
-		time.AfterFunc(storeBatchWait, func() {
-			g.mu.Lock()
-			g.open = nil
-			g.mu.Unlock()
-			close(ch)
-		})
-	}
-	g.mu.Unlock()
-	<-ch
-}
+// maxBatch bounds the events of one store write.
+const maxBatch = 1024
 
 // Log keeps events in an idp.AuditStore and writes them as JSON lines.
 //
 // The JSON line is written before Audit returns. The store write runs in
-// the background (at most maxPendingStores at once, in batches that start
-// together every storeBatchWait), so a sign-in does not wait for the store
-// write of its event: the admin page may show an event some tens
-// of milliseconds after the sign-in finished, and a crash loses the events
-// of those last milliseconds from the store (not from the file). Flush and
-// Close wait for pending writes.
+// the background: one writer stores the queued events in batches, one
+// every storeBatchWait while events come, so a sign-in does not wait for
+// the store write of its event. The admin page may show an event up to
+// storeBatchWait after the sign-in finished, and a crash loses the events
+// of that last moment from the store (not from the file). Flush and Close
+// wait for the events handed over so far.
 type Log struct {
 	store  idp.AuditStore
 	path   string
 	stdout io.Writer
 	log    *slog.Logger
+	// wait is storeBatchWait (tests shorten it).
+	wait time.Duration
 
-	pending chan struct{}
-	writes  sync.WaitGroup
-	batch   gate
+	// writes counts the events handed over and not yet stored.
+	writes sync.WaitGroup
+	qmu    sync.Mutex
+	// room is signalled when the writer takes the queue.
+	room    *sync.Cond
+	queue   []idp.AuditEvent
+	writing bool // a writer goroutine runs
 
 	mu sync.Mutex
 	w  io.Writer
@@ -152,7 +144,8 @@ type Options struct {
 
 // New opens the JSON-lines file, if any.
 func New(o Options) (*Log, error) {
-	l := &Log{store: o.Store, path: o.File, stdout: o.Stdout, log: o.Logger, pending: make(chan struct{}, maxPendingStores)}
+	l := &Log{store: o.Store, path: o.File, stdout: o.Stdout, log: o.Logger, wait: storeBatchWait}
+	l.room = sync.NewCond(&l.qmu)
 	if l.stdout == nil {
 		l.stdout = os.Stdout
 	}
@@ -211,21 +204,7 @@ func (l *Log) Close() error {
 // Audit writes e as one JSON line and stores it in the background.
 func (l *Log) Audit(ctx context.Context, e idp.AuditEvent) {
 	if l.store != nil {
-		l.pending <- struct{}{}
-		l.writes.Add(1)
-		// The sign-in may have been cancelled by the browser, and its
-		// request is over before this runs; its record must still be
-		// written.
-		sctx := context.WithoutCancel(ctx)
-		go func() {
-			defer func() { <-l.pending; l.writes.Done() }()
-			l.batch.wait()
-			sctx, cancel := context.WithTimeout(sctx, 5*time.Second)
-			defer cancel()
-			if err := l.store.PutAudit(sctx, e); err != nil {
-				l.log.Error("audit_store_failed", "request_id", e.RequestID, "err", err)
-			}
-		}()
+		l.enqueue(e)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -240,5 +219,61 @@ func (l *Log) Audit(ctx context.Context, e idp.AuditEvent) {
 	// One Write per line: O_APPEND keeps concurrent lines whole.
 	if _, err := l.w.Write(append(line, '\n')); err != nil {
 		l.log.Error("audit_write_failed", "request_id", e.RequestID, "err", err)
+	}
+}
+
+// enqueue hands e to the store writer, starting one if none runs. It waits
+// while maxPendingStores events are queued.
+func (l *Log) enqueue(e idp.AuditEvent) {
+	l.writes.Add(1)
+	l.qmu.Lock()
+	for len(l.queue) >= maxPendingStores {
+		l.room.Wait()
+	}
+	l.queue = append(l.queue, e)
+	if !l.writing {
+		l.writing = true
+		go l.writer()
+	}
+	l.qmu.Unlock()
+}
+
+// writer stores the queue in batches, one every l.wait, and ends when a
+// wait brought no event. The writes do not use the sign-ins' contexts:
+// a browser may have gone, and its request is over before this runs; its
+// record must still be written.
+func (l *Log) writer() {
+	for {
+		time.Sleep(l.wait)
+		l.qmu.Lock()
+		q := l.queue
+		l.queue = nil
+		if len(q) == 0 {
+			l.writing = false
+			l.qmu.Unlock()
+			return
+		}
+		l.room.Broadcast()
+		l.qmu.Unlock()
+		for len(q) > 0 {
+			n := min(len(q), maxBatch)
+			l.store1(q[:n])
+			l.writes.Add(-n)
+			q = q[n:]
+		}
+	}
+}
+
+// store1 writes one batch; a failure is logged with every event's request
+// ID, as the events are lost from the store.
+func (l *Log) store1(batch []idp.AuditEvent) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := l.store.PutAudit(ctx, batch...); err != nil {
+		ids := make([]string, len(batch))
+		for i, e := range batch {
+			ids[i] = e.RequestID
+		}
+		l.log.Error("audit_store_failed", "events", len(batch), "request_ids", ids, "err", err)
 	}
 }

@@ -3,9 +3,13 @@ package audit
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,25 +111,101 @@ func TestConfig(t *testing.T) {
 	}
 }
 
-// TestLogStoreBackpressure: more events at once than may be pending all
-// reach the store, none is dropped, and Close waits for them.
+// countingStore is an idp.AuditStore that counts what it is given, each
+// write waiting for release.
+type countingStore struct {
+	idp.AuditStore
+	release chan struct{}
+	mu      sync.Mutex
+	batches []int
+}
+
+func (c *countingStore) PutAudit(_ context.Context, events ...idp.AuditEvent) error {
+	<-c.release
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batches = append(c.batches, len(events))
+	return nil
+}
+
+func (c *countingStore) total() (n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range c.batches {
+		n += b
+	}
+	return n
+}
+
+// TestLogStoreBackpressure: while the store is stuck, Audit takes
+// maxPendingStores events beyond those the writer took and then waits;
+// once the store answers, every event reaches it, none is dropped, in
+// batches of at most maxBatch, and Close waits for them.
 func TestLogStoreBackpressure(t *testing.T) {
+	st := &countingStore{release: make(chan struct{})}
+	l, err := New(Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.wait = time.Millisecond
+	now := time.Now()
+	var handed atomic.Int64
+	const n = 3 * maxPendingStores
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			l.Audit(t.Context(), event("alice", now.Add(time.Duration(i)*time.Microsecond)))
+			handed.Add(1)
+		}
+	}()
+	// The writer takes what is queued and sticks in the store; Audit then
+	// fills the queue again and waits.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h := handed.Load()
+		time.Sleep(50 * time.Millisecond)
+		if h == handed.Load() && h > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Audit never waited for the stuck store")
+		}
+	}
+	if h := handed.Load(); h > 2*maxPendingStores {
+		t.Fatalf("Audit returned %d times while the store was stuck: the queue is not bounded", h)
+	}
+	close(st.release)
+	<-done
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.total(); got != n {
+		t.Fatalf("store got %d events, want %d", got, n)
+	}
+	for _, b := range st.batches {
+		if b > maxBatch {
+			t.Fatalf("a batch of %d events, more than %d", b, maxBatch)
+		}
+	}
+}
+
+// Events that come together are stored together: one batch, one write.
+func TestLogStoresABatch(t *testing.T) {
 	st := store.New(memory.New())
 	t.Cleanup(func() { st.Close() })
-	l, err := New(Options{Store: st.(idp.AuditStore)})
+	as := &countingStore{AuditStore: st.(idp.AuditStore), release: make(chan struct{})}
+	close(as.release)
+	l, err := New(Options{Store: as})
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	const n = 3 * maxPendingStores
-	for i := range n {
-		l.Audit(t.Context(), event("alice", now.Add(time.Duration(i)*time.Microsecond)))
+	for i := range 50 {
+		l.Audit(t.Context(), event(fmt.Sprintf("user%d", i), now))
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	evs, err := st.(idp.AuditStore).ListAudit(t.Context(), idp.AuditQuery{User: "alice", Before: now.Add(time.Minute), Limit: 1000})
-	if err != nil || len(evs) != n {
-		t.Fatalf("store has %d events (%v), want %d", len(evs), err, n)
+	l.Flush()
+	if len(as.batches) != 1 || as.batches[0] != 50 {
+		t.Fatalf("50 events at once were stored in batches %v, want one of 50", as.batches)
 	}
 }

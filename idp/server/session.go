@@ -63,7 +63,7 @@ func (s *Server) startSession(c echo.Context, id idp.Identity) (sess idp.Session
 	}
 	now := s.now()
 	sess = idp.Session{
-		ID:        idp.NewID(s.rand),
+		ID:        idp.NewTimedID(s.rand, now),
 		Identity:  id,
 		AuthTime:  now,
 		ExpiresAt: now.Add(s.sess.Lifetime),

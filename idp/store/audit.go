@@ -85,45 +85,25 @@ func seqBytes(n int64) []byte {
 	return b[:]
 }
 
-// PutAudit records e under its day and under each distinct name it carries
-// (User and Login). With a backend that is an Updater (bolt) that is one
-// transaction; otherwise it is several backend calls, and a crash between
-// them loses at most this event from one of the indexes.
-func (s *typed) PutAudit(ctx context.Context, e idp.AuditEvent) error {
-	if e.Time.IsZero() {
-		return fmt.Errorf("store: put audit: %w: zero time", ErrInvalid)
-	}
-	v, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("store: put audit: encode: %w", err)
-	}
-	day := []byte(auditDay(e.Time))
-	y, m, d := e.Time.UTC().Date()
-	dayEnd := time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
-	ctrExp, exp := dayEnd.Add(s.auditRetention), e.Time.Add(s.auditRetention)
-	names := []string{e.User}
-	if e.Login != "" && !strings.EqualFold(e.Login, e.User) {
-		names = append(names, e.Login)
-	}
-	err = update(ctx, s.b, BucketAudit, func(tx Tx) error {
-		n, err := tx.Incr(auditKey('c', day), ctrExp)
+// PutAudit records each event under its day and under each distinct name
+// it carries (User and Login). With a backend that is an Updater (bolt)
+// the whole batch is one transaction, so a batch of sign-ins shares its
+// index pages and one commit; otherwise it is several backend calls per
+// event, and a crash between them loses at most the event being written
+// from one of the indexes. An event with a zero time refuses the batch
+// before anything is written.
+func (s *typed) PutAudit(ctx context.Context, events ...idp.AuditEvent) error {
+	recs := make([]auditRecord, 0, len(events))
+	for _, e := range events {
+		r, err := s.auditRecord(e)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: put audit: %w", err)
 		}
-		eventKey := auditKey('e', day, seqBytes(n))
-		if err := tx.Put(eventKey, v, exp); err != nil {
-			return err
-		}
-		for _, name := range names {
-			if strings.TrimSpace(name) == "" {
-				continue
-			}
-			u := auditUserHash(name)
-			k, err := tx.Incr(auditKey('d', day, u), ctrExp)
-			if err != nil {
-				return err
-			}
-			if err := tx.Put(auditKey('f', day, u, seqBytes(k)), eventKey, exp); err != nil {
+		recs = append(recs, r)
+	}
+	err := update(ctx, s.b, BucketAudit, func(tx Tx) error {
+		for _, r := range recs {
+			if err := r.put(tx); err != nil {
 				return err
 			}
 		}
@@ -131,6 +111,60 @@ func (s *typed) PutAudit(ctx context.Context, e idp.AuditEvent) error {
 	})
 	if err != nil {
 		return fmt.Errorf("store: put audit: %w", err)
+	}
+	return nil
+}
+
+// auditRecord is one event ready to write: its JSON, its day, its expiries
+// and the hashes of the names it is indexed under.
+type auditRecord struct {
+	json        []byte
+	day         []byte
+	ctrExp, exp time.Time
+	users       [][]byte
+}
+
+func (s *typed) auditRecord(e idp.AuditEvent) (auditRecord, error) {
+	if e.Time.IsZero() {
+		return auditRecord{}, fmt.Errorf("%w: zero time", ErrInvalid)
+	}
+	v, err := json.Marshal(e)
+	if err != nil {
+		return auditRecord{}, fmt.Errorf("encode: %w", err)
+	}
+	y, m, d := e.Time.UTC().Date()
+	dayEnd := time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
+	r := auditRecord{json: v, day: []byte(auditDay(e.Time)), ctrExp: dayEnd.Add(s.auditRetention), exp: e.Time.Add(s.auditRetention)}
+	names := []string{e.User}
+	if e.Login != "" && !strings.EqualFold(e.Login, e.User) {
+		names = append(names, e.Login)
+	}
+	for _, name := range names {
+		if strings.TrimSpace(name) != "" {
+			r.users = append(r.users, auditUserHash(name))
+		}
+	}
+	return r, nil
+}
+
+// put numbers the event in its day and writes it and its name indexes.
+func (r auditRecord) put(tx Tx) error {
+	n, err := tx.Incr(auditKey('c', r.day), r.ctrExp)
+	if err != nil {
+		return err
+	}
+	eventKey := auditKey('e', r.day, seqBytes(n))
+	if err := tx.Put(eventKey, r.json, r.exp); err != nil {
+		return err
+	}
+	for _, u := range r.users {
+		k, err := tx.Incr(auditKey('d', r.day, u), r.ctrExp)
+		if err != nil {
+			return err
+		}
+		if err := tx.Put(auditKey('f', r.day, u, seqBytes(k)), eventKey, r.exp); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -105,9 +105,14 @@ func testSecretsNotStored(e *storeEnv) {
 	for _, w := range writes {
 		WantAbsent(e.t, "key in "+w.Bucket, w.Key, secrets)
 		WantAbsent(e.t, "value in "+w.Bucket, w.Value, secrets)
-		// Keys are SHA-256 sized, whatever the ID's length.
-		if len(w.Key) != 32 {
-			e.t.Errorf("key in %s is %d bytes, want a 32-byte hash", w.Bucket, len(w.Key))
+		// Keys are SHA-256 sized, whatever the ID's length, after the
+		// creation time of a session's or token's timed ID.
+		want := 32
+		if w.Bucket == store.BucketSessions || w.Bucket == store.BucketTokens {
+			want += idp.TimePrefixBytes
+		}
+		if len(w.Key) != want {
+			e.t.Errorf("key in %s is %d bytes, want %d", w.Bucket, len(w.Key), want)
 		}
 	}
 	// Two writes of one session are sealed differently (fresh nonces).

@@ -67,7 +67,7 @@ func identity() idp.Identity {
 func (e *storeEnv) session(ttl time.Duration) idp.Session {
 	now := e.clk.Now()
 	return idp.Session{
-		ID: idp.NewID(nil), Identity: identity(), AuthTime: now.Add(-time.Second),
+		ID: idp.NewTimedID(nil, now), Identity: identity(), AuthTime: now.Add(-time.Second),
 		ExpiresAt: now.Add(ttl), ClientIP: "192.0.2.7", UserAgent: "Mozilla/5.0 (test)",
 	}
 }
@@ -85,15 +85,15 @@ func (e *storeEnv) code(ttl time.Duration) idp.Code {
 	now := e.clk.Now()
 	return idp.Code{
 		ID: idp.NewID(nil), ClientID: "workplace", RedirectURI: "https://a.example/cb?x=1",
-		SessionID: idp.NewID(nil), Identity: identity(), AuthTime: now.Add(-time.Second),
-		TokenID: idp.NewID(nil), ExpiresAt: now.Add(ttl),
+		SessionID: idp.NewTimedID(nil, now), Identity: identity(), AuthTime: now.Add(-time.Second),
+		TokenID: idp.NewTimedID(nil, now), ExpiresAt: now.Add(ttl),
 	}
 }
 
 func (e *storeEnv) token(ttl time.Duration) idp.Token {
 	now := e.clk.Now()
 	return idp.Token{
-		ID: idp.NewID(nil), ClientID: "workplace", SessionID: idp.NewID(nil),
+		ID: idp.NewTimedID(nil, now), ClientID: "workplace", SessionID: idp.NewTimedID(nil, now),
 		Identity: identity(), IssuedAt: now, ExpiresAt: now.Add(ttl),
 	}
 }
