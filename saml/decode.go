@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -147,7 +148,7 @@ func (g *xmlGuard) Token() (xml.Token, error) {
 		}
 	}
 	if g.roundTrip == nil && mayNotRoundTrip(tok) {
-		g.roundTrip = xrv.CheckToken(tok)
+		g.roundTrip = checkRoundTrip(tok)
 	}
 	return tok, nil
 }
@@ -171,6 +172,80 @@ func mayNotRoundTrip(tok xml.Token) bool {
 		return false
 	}
 	return true
+}
+
+// roundTripPassed remembers tokens that passed the round-trip check,
+// whole (every name and value), so that a token met again is not checked
+// again: the check is a function of the token alone, and an SP sends the
+// same Issuer, NameIDPolicy and XML declaration in every request (its
+// root element differs by ID and time). The check builds an encoder and a
+// decoder per token, 4.5 KB: a tenth of the IdP's allocation in a SAML
+// login. Only passes are kept (a refusal is rare, and its error names the
+// token), and at most roundTripKeep of them, small ones only, so that
+// requests made up to fill it cannot grow it.
+var roundTripPassed struct {
+	sync.RWMutex
+	m map[string]struct{}
+}
+
+const (
+	roundTripKeep    = 256
+	roundTripKeyMax  = 1024
+	roundTripKeyInit = 256
+)
+
+// checkRoundTrip is the round-trip validator's check of tok, remembered
+// when it passes (see roundTripPassed).
+func checkRoundTrip(tok xml.Token) error {
+	var buf [roundTripKeyInit]byte
+	key, ok := tokenKey(buf[:0], tok)
+	if ok {
+		roundTripPassed.RLock()
+		_, hit := roundTripPassed.m[string(key)]
+		roundTripPassed.RUnlock()
+		if hit {
+			return nil
+		}
+	}
+	err := xrv.CheckToken(tok)
+	if err == nil && ok {
+		roundTripPassed.Lock()
+		if roundTripPassed.m == nil {
+			roundTripPassed.m = make(map[string]struct{}, roundTripKeep)
+		}
+		if len(roundTripPassed.m) < roundTripKeep {
+			roundTripPassed.m[string(key)] = struct{}{}
+		}
+		roundTripPassed.Unlock()
+	}
+	return err
+}
+
+// tokenKey appends to b every part of a start tag or processing
+// instruction, each after its length, so that two tokens have the same
+// key only if they are the same; ok is false for other tokens and for
+// keys over roundTripKeyMax bytes.
+func tokenKey(b []byte, tok xml.Token) (key []byte, ok bool) {
+	switch t := tok.(type) {
+	case xml.StartElement:
+		b = append(b, '<')
+		b = appendPart(appendPart(b, t.Name.Space), t.Name.Local)
+		for _, a := range t.Attr {
+			b = appendPart(appendPart(appendPart(b, a.Name.Space), a.Name.Local), a.Value)
+		}
+	case xml.ProcInst:
+		b = append(b, '?')
+		b = appendPart(appendPart(b, t.Target), t.Inst)
+	default:
+		return nil, false
+	}
+	return b, len(b) <= roundTripKeyMax
+}
+
+// appendPart appends s after its length.
+func appendPart[T string | []byte](b []byte, s T) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 // finish reads the rest of the document and returns its first fault.

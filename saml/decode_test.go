@@ -9,6 +9,7 @@ import (
 	"io"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -234,4 +235,60 @@ func FuzzParseAuthnRequestOracle(f *testing.F) {
 			t.Fatalf("decoded\n%#v\nwant\n%#v", got, want)
 		}
 	})
+}
+
+// A token that passed the round-trip check is remembered whole; one that
+// was refused is refused again, never remembered; the memory is bounded;
+// and the key tells apart tokens whose parts only move across a boundary.
+func TestRoundTripMemory(t *testing.T) {
+	count := func() int {
+		roundTripPassed.RLock()
+		defer roundTripPassed.RUnlock()
+		return len(roundTripPassed.m)
+	}
+	good := goodRequest(time.Unix(1700000000, 0), "id-memory").xml()
+	if _, err := ParseAuthnRequest([]byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	issuer := xml.StartElement{Name: xml.Name{Space: "saml2", Local: "Issuer"},
+		Attr: []xml.Attr{{Name: xml.Name{Space: "xmlns", Local: "saml2"}, Value: "urn:oasis:names:tc:SAML:2.0:assertion"}}}
+	key, _ := tokenKey(nil, issuer)
+	roundTripPassed.RLock()
+	_, remembered := roundTripPassed.m[string(key)]
+	roundTripPassed.RUnlock()
+	if !remembered {
+		t.Error("the Issuer tag of a parsed request is not remembered")
+	}
+
+	const trick = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="a" Version="2.0" xmlns:x="urn:u" x:a="1" xmlns:y="urn:u" y:a="2"/>`
+	before := count()
+	for range 2 {
+		if _, err := ParseAuthnRequest([]byte(trick)); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("round-trip trick: %v, want ErrMalformed", err)
+		}
+	}
+	if count() != before {
+		t.Error("a refused tag was remembered")
+	}
+
+	for i := range 2 * roundTripKeep {
+		tok := xml.StartElement{Name: xml.Name{Local: "e"}, Attr: []xml.Attr{{Name: xml.Name{Local: "n"}, Value: strconv.Itoa(i)}}}
+		if err := checkRoundTrip(tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(); n != roundTripKeep {
+		t.Errorf("remembered %d tags, want the cap %d", n, roundTripKeep)
+	}
+
+	a, _ := tokenKey(nil, xml.StartElement{Name: xml.Name{Space: "ab", Local: "c"}})
+	b, _ := tokenKey(nil, xml.StartElement{Name: xml.Name{Space: "a", Local: "bc"}})
+	c, _ := tokenKey(nil, xml.ProcInst{Target: "x", Inst: []byte("y")})
+	d, _ := tokenKey(nil, xml.ProcInst{Target: "xy"})
+	if bytes.Equal(a, b) || bytes.Equal(c, d) {
+		t.Error("tokenKey gives two different tokens the same key")
+	}
+	if _, ok := tokenKey(nil, xml.StartElement{Name: xml.Name{Local: "e"}, Attr: []xml.Attr{{Name: xml.Name{Local: "n"}, Value: strings.Repeat("v", roundTripKeyMax)}}}); ok {
+		t.Error("a tag over roundTripKeyMax bytes gets a key")
+	}
 }
