@@ -67,7 +67,9 @@ type page struct {
 	file         string
 	layout, body string // the layout's source is shared by every page
 	forms        []*template.Template
-	generic      lazy
+	// plans[i] is forms[i] compiled (compile.go), nil where it could not be.
+	plans   []renderFn
+	generic lazy
 }
 
 // lazy is a parsed page made once, on first use; t is nil if that failed.
@@ -116,11 +118,13 @@ func Load(overrideDir string, b Brand) (*Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", n, err)
 		}
-		pg := &page{layout: layout, body: string(body), file: n, forms: make([]*template.Template, len(Languages))}
+		pg := &page{layout: layout, body: string(body), file: n,
+			forms: make([]*template.Template, len(Languages)), plans: make([]renderFn, len(Languages))}
 		for i, l := range Languages {
 			if pg.forms[i], err = pg.specialise(l, msgs[l], b); err != nil {
 				return nil, err
 			}
+			pg.plans[i] = compile(pg.forms[i])
 		}
 		s.pages[name] = pg
 	}
@@ -262,10 +266,13 @@ func (s *Set) Render(w io.Writer, name string, p Page) error {
 	if pg == nil {
 		return fmt.Errorf("templates: no page %q", name)
 	}
-	var t *template.Template
+	var (
+		t    *template.Template
+		plan renderFn
+	)
 	if p.T == nil {
 		if i := langIndex(p.Lang); i >= 0 && p.Brand == s.brand {
-			t = pg.forms[i]
+			t, plan = pg.forms[i], pg.plans[i]
 		}
 		p.T = s.Messages(p.Lang)
 	}
@@ -279,20 +286,36 @@ func (s *Set) Render(w io.Writer, name string, p Page) error {
 		}
 	}
 	if buf, ok := w.(*bytes.Buffer); ok {
-		start := buf.Len()
-		if err := t.ExecuteTemplate(buf, rootName, p); err != nil {
-			buf.Truncate(start)
-			return fmt.Errorf("templates: render %s: %w", name, err)
-		}
-		return nil
+		return execute(buf, t, plan, name, &p)
 	}
 	buf := GetBuffer()
 	defer PutBuffer(buf)
-	if err := t.ExecuteTemplate(buf, rootName, p); err != nil {
-		return fmt.Errorf("templates: render %s: %w", name, err)
+	if err := execute(buf, t, plan, name, &p); err != nil {
+		return err
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// execute appends the page to buf: by its plan when it has one and the
+// plan can render p, else by the template; on error buf is as it was.
+func execute(buf *bytes.Buffer, t *template.Template, plan renderFn, name string, p *Page) error {
+	start := buf.Len()
+	if plan != nil {
+		err := plan(buf, p)
+		if err == nil {
+			return nil
+		}
+		buf.Truncate(start)
+		if !errors.Is(err, errFallback) {
+			return fmt.Errorf("templates: render %s: %w", name, err)
+		}
+	}
+	if err := t.ExecuteTemplate(buf, rootName, *p); err != nil {
+		buf.Truncate(start)
+		return fmt.Errorf("templates: render %s: %w", name, err)
+	}
+	return nil
 }
 
 // langIndex is the index of lang in Languages, -1 for none.
