@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ncp-sso/idp/idp"
@@ -88,10 +90,12 @@ func seqBytes(n int64) []byte {
 // PutAudit records each event under its day and under each distinct name
 // it carries (User and Login). With a backend that is an Updater (bolt)
 // the whole batch is one transaction, so a batch of sign-ins shares its
-// index pages and one commit; otherwise it is several backend calls per
-// event, and a crash between them loses at most the event being written
-// from one of the indexes. An event with a zero time refuses the batch
-// before anything is written.
+// index pages and one commit. Otherwise (Redis) each event is several
+// backend calls in a row, a crash between them losing at most that event
+// from one of the indexes, and up to auditWriters events are written at
+// once, so that a batch costs a few round trips' time rather than four
+// per event. An event with a zero time refuses the batch before anything
+// is written.
 func (s *typed) PutAudit(ctx context.Context, events ...idp.AuditEvent) error {
 	recs := make([]auditRecord, 0, len(events))
 	for _, e := range events {
@@ -101,18 +105,51 @@ func (s *typed) PutAudit(ctx context.Context, events ...idp.AuditEvent) error {
 		}
 		recs = append(recs, r)
 	}
-	err := update(ctx, s.b, BucketAudit, func(tx Tx) error {
-		for _, r := range recs {
-			if err := r.put(tx); err != nil {
-				return err
+	var err error
+	if _, ok := holder(s.b, BucketAudit).(Updater); ok || len(recs) == 1 {
+		err = update(ctx, s.b, BucketAudit, func(tx Tx) error {
+			for _, r := range recs {
+				if err := r.put(tx); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	} else {
+		err = s.putAuditConcurrently(ctx, recs)
+	}
 	if err != nil {
 		return fmt.Errorf("store: put audit: %w", err)
 	}
 	return nil
+}
+
+// auditWriters bounds the events a backend without transactions is
+// writing at once.
+const auditWriters = 16
+
+// putAuditConcurrently writes each record on its own, up to auditWriters
+// at a time, and returns the first error (every record is attempted).
+func (s *typed) putAuditConcurrently(ctx context.Context, recs []auditRecord) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	slots := make(chan struct{}, auditWriters)
+	for _, r := range recs {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := update(ctx, s.b, BucketAudit, r.put); err != nil {
+				mu.Lock()
+				first = cmp.Or(first, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return first
 }
 
 // auditRecord is one event ready to write: its JSON, its day, its expiries

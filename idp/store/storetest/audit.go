@@ -157,3 +157,37 @@ func testConcurrentAudit(e *storeEnv) {
 		e.t.Fatalf("%d events listed (%d distinct), want %d", len(got), len(seen), Workers)
 	}
 }
+
+// testAuditBatch stores a batch (what idp/audit hands over) of events of
+// several users, across midnight: every event is listed, under its day and
+// under its user; a batch with an event without a time stores nothing.
+func testAuditBatch(e *storeEnv) {
+	as := e.auditStore(e.s)
+	y, m, d := e.clk.Now().UTC().Date()
+	t0 := time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC).Add(-20 * time.Millisecond)
+	var batch []idp.AuditEvent
+	perUser := map[string]int{}
+	for i := range 40 {
+		u := fmt.Sprintf("user%d", i%5)
+		perUser[u]++
+		batch = append(batch, auditEvent(t0.Add(time.Duration(i)*time.Millisecond), u, "", idp.AuditSuccess, idp.ReasonPassword))
+	}
+	bad := append(append([]idp.AuditEvent{}, batch[:3]...), idp.AuditEvent{User: "nobody"})
+	if err := as.PutAudit(e.ctx, bad...); err == nil {
+		e.t.Fatal("PutAudit of a batch with a zero time: no error")
+	}
+	wantErr(e.t, "PutAudit batch", as.PutAudit(e.ctx, batch...), nil)
+	before := t0.Add(time.Second)
+	all, err := as.ListAudit(e.ctx, idp.AuditQuery{Before: before, Limit: 100})
+	wantErr(e.t, "ListAudit", err, nil)
+	if len(all) != len(batch) {
+		e.t.Fatalf("ListAudit after a batch of %d (and a refused one): %d events", len(batch), len(all))
+	}
+	for u, n := range perUser {
+		got, err := as.ListAudit(e.ctx, idp.AuditQuery{User: u, Before: before, Limit: 100})
+		wantErr(e.t, "ListAudit "+u, err, nil)
+		if len(got) != n {
+			e.t.Errorf("ListAudit %s: %d events, want %d", u, len(got), n)
+		}
+	}
+}

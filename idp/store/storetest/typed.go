@@ -31,6 +31,7 @@ func RunStore(t *testing.T, nb NewBackend) {
 		{"Audit", testAudit},
 		{"AuditRetention", testAuditRetention},
 		{"ConcurrentAudit", testConcurrentAudit},
+		{"AuditBatch", testAuditBatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
