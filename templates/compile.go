@@ -399,7 +399,11 @@ func field(n parse.Node) (func(*Page) (reflect.Value, error), bool) {
 				if !ok || !sf.IsExported() {
 					return reflect.Value{}, errFallback
 				}
-				v = v.FieldByIndex(sf.Index)
+				var err error
+				if v, err = v.FieldByIndexErr(sf.Index); err != nil {
+					// A nil embedded pointer on the way.
+					return reflect.Value{}, errFallback
+				}
 			case reflect.Map:
 				if v.Type().Key() != stringType {
 					return reflect.Value{}, errFallback

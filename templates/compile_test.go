@@ -185,3 +185,26 @@ func FuzzCompiledPages(f *testing.F) {
 		}
 	})
 }
+
+type panicky struct{ CSRF string }
+
+func (panicky) Username() string { panic("data method panics") }
+
+type inner struct{ CSRF string }
+type outer struct{ *inner }
+
+// A data method that panics, or a nil embedded pointer on a field's way,
+// gives html/template's error, not a panic out of Render.
+func TestCompiledRenderSurvivesData(t *testing.T) {
+	s, err := Load("", goldenBrand())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, data := range []any{panicky{CSRF: "c"}, outer{}} {
+		var b bytes.Buffer
+		err := s.Render(&b, "login", goldenPage("ko", data))
+		if err == nil || b.Len() != 0 {
+			t.Errorf("data %T: Render = (%d bytes, %v), want html/template's error and nothing written", data, b.Len(), err)
+		}
+	}
+}

@@ -302,7 +302,7 @@ func (s *Set) Render(w io.Writer, name string, p Page) error {
 func execute(buf *bytes.Buffer, t *template.Template, plan renderFn, name string, p *Page) error {
 	start := buf.Len()
 	if plan != nil {
-		err := plan(buf, p)
+		err := runPlan(plan, buf, p)
 		if err == nil {
 			return nil
 		}
@@ -316,6 +316,18 @@ func execute(buf *bytes.Buffer, t *template.Template, plan renderFn, name string
 		return fmt.Errorf("templates: render %s: %w", name, err)
 	}
 	return nil
+}
+
+// runPlan runs a compiled page. A panic in it (a method of the page's
+// data that panics) is left to the template to meet again and report as
+// text/template does, as an error.
+func runPlan(plan renderFn, buf *bytes.Buffer, p *Page) (err error) {
+	defer func() {
+		if recover() != nil {
+			err = errFallback
+		}
+	}()
+	return plan(buf, p)
 }
 
 // langIndex is the index of lang in Languages, -1 for none.
