@@ -4,7 +4,9 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
 	"io"
+	"net/http"
 	"testing"
 	"time"
 
@@ -104,7 +106,8 @@ func BenchmarkResponse(b *testing.B) {
 
 // BenchmarkAuthnRequest reads, decodes (Base64, DEFLATE, XML) and validates
 // a redirect-binding AuthnRequest as handleSSO does, up to the replay
-// check (which belongs to the store).
+// check (which belongs to the store). Each request has its own ID, as an
+// SP's do.
 func BenchmarkAuthnRequest(b *testing.B) {
 	kp, _ := testKeys(b)
 	p, err := New(workplaceConfig(), Options{Signing: kp})
@@ -112,9 +115,16 @@ func BenchmarkAuthnRequest(b *testing.B) {
 		b.Fatal(err)
 	}
 	now := time.Now()
-	req := redirectReq(b, goodRequest(now, "bemkplgpdoemkhjmncgmbcdibglpngclfombpmed").xml(), "https://acme.ncpworkplace.com/x?a=1")
+	reqs := make([]*http.Request, 256)
+	for i := range reqs {
+		id := fmt.Sprintf("bemkplgpdoemkhjmncgmbcdibglpngclfom%05d", i)
+		reqs[i] = redirectReq(b, goodRequest(now, id).xml(), "https://acme.ncpworkplace.com/x?a=1")
+	}
 	b.ReportAllocs()
+	i := 0
 	for b.Loop() {
+		req := reqs[i%len(reqs)]
+		i++
 		in, err := readInbound(req)
 		if err != nil {
 			b.Fatal(err)

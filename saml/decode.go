@@ -135,11 +135,15 @@ func (g *xmlGuard) Token() (xml.Token, error) {
 		g.fault = fmt.Errorf("%w: XML: %v", ErrMalformed, err)
 		return nil, g.fault
 	}
+	// The root element carries the request's own ID and IssueInstant, so
+	// its check is never worth remembering.
+	remember := true
 	switch t := tok.(type) {
 	case xml.Directive:
 		g.fault = ErrDTD
 		return nil, g.fault
 	case xml.StartElement:
+		remember = g.seenRoot
 		g.seenRoot = true
 	case xml.ProcInst:
 		if t.Target != "xml" {
@@ -148,7 +152,7 @@ func (g *xmlGuard) Token() (xml.Token, error) {
 		}
 	}
 	if g.roundTrip == nil && mayNotRoundTrip(tok) {
-		g.roundTrip = checkRoundTrip(tok)
+		g.roundTrip = checkRoundTrip(tok, remember)
 	}
 	return tok, nil
 }
@@ -194,9 +198,12 @@ const (
 	roundTripKeyInit = 256
 )
 
-// checkRoundTrip is the round-trip validator's check of tok, remembered
-// when it passes (see roundTripPassed).
-func checkRoundTrip(tok xml.Token) error {
+// checkRoundTrip is the round-trip validator's check of tok, looked up
+// in and, when it passes, added to roundTripPassed if remember is set.
+func checkRoundTrip(tok xml.Token, remember bool) error {
+	if !remember {
+		return xrv.CheckToken(tok)
+	}
 	var buf [roundTripKeyInit]byte
 	key, ok := tokenKey(buf[:0], tok)
 	if ok {
