@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -158,10 +159,18 @@ func checkEscapers(t *testing.T, s string) {
 	}
 }
 
+// parsedContexts are the contexts' templates, parsed once (the fuzz
+// target runs them some thousands of times a second).
+var parsedContexts sync.Map // source -> *template.Template
+
 func execTemplate(t *testing.T, tmpl string, v any) string {
 	t.Helper()
+	pt, ok := parsedContexts.Load(tmpl)
+	if !ok {
+		pt, _ = parsedContexts.LoadOrStore(tmpl, template.Must(template.New("x").Parse(tmpl)))
+	}
 	var b strings.Builder
-	if err := template.Must(template.New("x").Parse(tmpl)).Execute(&b, v); err != nil {
+	if err := pt.(*template.Template).Execute(&b, v); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
