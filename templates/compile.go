@@ -21,14 +21,13 @@ import (
 // RSA signatures). compile walks the escaped parse tree once and turns
 // each node into a closure: text into a byte copy, a field chain into
 // direct field reads, html/template's escapers into the Go functions
-// below, which give the same bytes (escape_test.go checks them against
-// html/template itself, input by input).
+// below, which give the same bytes (compile_test.go checks them against
+// html/template itself, input by input, and every golden page both ways).
 //
 // What compile does not know (range, with, variables, other functions or
 // escapers, a field it cannot find at render time, a value of a type it
 // does not print) makes it give up: the page, or that one render, runs
-// through html/template as before. Load also renders every compiled page
-// both ways and drops a plan whose bytes differ.
+// through html/template as before.
 
 // renderFn writes its part of a page for p.
 type renderFn func(b *bytes.Buffer, p *Page) error
@@ -100,15 +99,11 @@ func (c *compiler) list(l *parse.ListNode) (renderFn, bool) {
 			lit = append(lit, n.Text...)
 			continue
 		case *parse.ActionNode:
-			if s, isConst := constantAction(n.Pipe); isConst {
-				lit = append(lit, s...)
-				continue
-			}
 			f, ok = c.action(n.Pipe)
-			if ok && isConstant(n.Pipe) {
-				// A constant through escapers (fold.go does not see
-				// the templates html/template derives, such as a
-				// title's in <title>): printed once, here.
+			if ok && startsWithString(n.Pipe) {
+				// A constant, through escapers or not (fold.go does
+				// not see the templates html/template derives, such as
+				// a title's in <title>): printed once, here.
 				var b bytes.Buffer
 				if f(&b, &Page{}) != nil {
 					return nil, false
@@ -143,17 +138,15 @@ func (c *compiler) list(l *parse.ListNode) (renderFn, bool) {
 	}, true
 }
 
-// constantAction reports whether an action prints one string constant as
-// it is (no escaper: text/template prints it unchanged).
-func constantAction(p *parse.PipeNode) (string, bool) {
-	if len(p.Decl) != 0 || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
-		return "", false
+// startsWithString reports whether a pipeline's value is a string
+// constant (what follows it, in a compiled action, are escapers: pure
+// functions).
+func startsWithString(p *parse.PipeNode) bool {
+	if len(p.Cmds) == 0 || len(p.Cmds[0].Args) != 1 {
+		return false
 	}
-	s, ok := p.Cmds[0].Args[0].(*parse.StringNode)
-	if !ok {
-		return "", false
-	}
-	return s.Text, true
+	_, ok := p.Cmds[0].Args[0].(*parse.StringNode)
+	return ok
 }
 
 func (c *compiler) template(n *parse.TemplateNode) (renderFn, bool) {
@@ -254,13 +247,6 @@ func (c *compiler) action(p *parse.PipeNode) (renderFn, bool) {
 		s, ct, err := val(pg)
 		if err != nil {
 			return err
-		}
-		if len(escs) == 0 {
-			if ct != ctPlain && ct != ctHTML && ct != ctURL {
-				return errFallback
-			}
-			b.WriteString(s)
-			return nil
 		}
 		for _, esc := range escs {
 			if s, err = esc(s, ct); err != nil {
@@ -384,9 +370,14 @@ func field(n parse.Node) (func(*Page) (reflect.Value, error), bool) {
 		return nil, false
 	}
 	idents := f.Ident
+	// Each name as a map key, made here rather than at every render.
+	keys := make([]reflect.Value, len(idents))
+	for i, id := range idents {
+		keys[i] = reflect.ValueOf(id)
+	}
 	return func(p *Page) (reflect.Value, error) {
 		v := reflect.ValueOf(p).Elem()
-		for _, id := range idents {
+		for i, id := range idents {
 			v = indirect(v)
 			if m, ok := method(v, id); ok {
 				out := m.Call(nil)
@@ -408,7 +399,7 @@ func field(n parse.Node) (func(*Page) (reflect.Value, error), bool) {
 				if v.Type().Key() != stringType {
 					return reflect.Value{}, errFallback
 				}
-				e := v.MapIndex(reflect.ValueOf(id))
+				e := v.MapIndex(keys[i])
 				if !e.IsValid() {
 					// text/template prints "<no value>" here.
 					return reflect.Value{}, errFallback
