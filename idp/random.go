@@ -15,14 +15,19 @@ const IDBytes = 32
 // URL-safe base64 without padding. It panics only if the randomness source
 // fails, which on Linux means the kernel cannot provide entropy.
 func NewID(r io.Reader) string {
+	var b [IDBytes]byte
+	fillRandom(r, b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// fillRandom fills b from r (crypto/rand.Reader when nil); see NewID.
+func fillRandom(r io.Reader, b []byte) {
 	if r == nil {
 		r = rand.Reader
 	}
-	b := make([]byte, IDBytes)
 	if _, err := io.ReadFull(r, b); err != nil {
 		panic("idp: randomness source failed: " + err.Error())
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // TimedIDLen is the length of a NewTimedID: its time prefix and IDBytes
@@ -41,17 +46,12 @@ const TimePrefixBytes = 6
 // The prefix tells only when the ID was made; guessing an ID still means
 // guessing its 256 random bits.
 func NewTimedID(r io.Reader, t time.Time) string {
-	if r == nil {
-		r = rand.Reader
-	}
 	var b [TimePrefixBytes + IDBytes]byte
 	ms := uint64(max(t.UnixMilli(), 0))
 	for i := TimePrefixBytes - 1; i >= 0; i-- {
 		b[i] = byte(ms)
 		ms >>= 8
 	}
-	if _, err := io.ReadFull(r, b[TimePrefixBytes:]); err != nil {
-		panic("idp: randomness source failed: " + err.Error())
-	}
+	fillRandom(r, b[TimePrefixBytes:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }

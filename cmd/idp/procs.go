@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"os"
 	"runtime"
 	"slices"
 	"time"
 
+	"github.com/ncp-sso/idp/idp"
 	"github.com/ncp-sso/idp/idp/store"
 )
 
@@ -51,9 +50,7 @@ func processorsForDisk(ctx context.Context, b store.Backend, log *slog.Logger) {
 
 // commitTime is the median time of a few committed writes to b.
 func commitTime(ctx context.Context, b store.Backend) (time.Duration, error) {
-	var raw [8]byte
-	_, _ = rand.Read(raw[:])
-	key := []byte("probe-" + hex.EncodeToString(raw[:]))
+	key := []byte("probe-" + idp.NewID(nil))
 	var ds []time.Duration
 	for range 3 {
 		start := time.Now()
