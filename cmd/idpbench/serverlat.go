@@ -36,11 +36,12 @@ var (
 	counterLine = regexp.MustCompile(`^((?:idp|go_memstats)_[a-z_]+_total) ([0-9.e+-]+)$`)
 )
 
-// Signing counters: RSA signatures made, and their CPU time measured on
-// the thread that made each (saml.SigningObserver).
+// Signing counters: RSA signatures timed (one in saml.TimedEvery), and
+// their CPU time measured on the thread that made each
+// (saml.SigningObserver).
 const (
-	metricSignatures = "idp_saml_signatures_total"
-	metricSigningCPU = "idp_saml_signing_cpu_seconds_total"
+	metricSignaturesTimed = "idp_saml_signatures_timed_total"
+	metricSigningCPU      = "idp_saml_signing_cpu_seconds_total"
 	// metricAllocBytes is the Go runtime's count of heap bytes allocated.
 	metricAllocBytes = "go_memstats_alloc_bytes_total"
 )
@@ -89,9 +90,9 @@ func scrapeMetrics(ctx context.Context, metricsURL string) (metricsReading, erro
 }
 
 // signingInside is the mean CPU time per signature the IdP measured on
-// its own threads between two readings, in ms (0: no signature).
+// its own threads between two readings, in ms (0: no signature timed).
 func signingInside(before, after metricsReading) float64 {
-	n := after.counters[metricSignatures] - before.counters[metricSignatures]
+	n := after.counters[metricSignaturesTimed] - before.counters[metricSignaturesTimed]
 	if n <= 0 {
 		return 0
 	}

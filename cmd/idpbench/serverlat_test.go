@@ -25,11 +25,13 @@ idp_http_request_duration_seconds_sum{route="/oauth/token"} 1.5
 idp_http_request_duration_seconds_count{route="/oauth/token"} %d
 # TYPE idp_saml_signatures_total counter
 idp_saml_signatures_total %d
+# TYPE idp_saml_signatures_timed_total counter
+idp_saml_signatures_timed_total %d
 # TYPE idp_saml_signing_cpu_seconds_total counter
 idp_saml_signing_cpu_seconds_total %g
 # TYPE go_memstats_alloc_bytes_total counter
 go_memstats_alloc_bytes_total %g
-`, c1, c25, c5, c10, inf, inf, inf/10, float64(inf)/10*0.0011, float64(inf)*1.5e5)
+`, c1, c25, c5, c10, inf, inf, inf/10, inf/40, float64(inf)/40*0.0011, float64(inf)*1.5e5)
 	}
 	body := reading(900, 950, 990, 1000, 1000)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, body) }))
