@@ -252,7 +252,7 @@ func (s *Server) PublicURL() string { return s.cfg.PublicURL }
 func (s *Server) BeginFlow(c echo.Context, f idp.Flow) error {
 	now := s.now()
 	if f.ID == "" {
-		f.ID = idp.NewID(s.rand)
+		f.ID = idp.NewTimedID(s.rand, now)
 	}
 	if f.CreatedAt.IsZero() {
 		f.CreatedAt = now
