@@ -90,7 +90,7 @@ func (b builder) render(d *responseData, signResponse, signAssertion bool) ([]by
 	if extra == 0 {
 		extra = 8 << 10
 	}
-	out := &xmlWriter{b: make([]byte, 0, len(aw.b)+extra+256)}
+	out := &xmlWriter{b: responseBuffer(len(aw.b) + extra + 256)}
 	out.responseStart(d)
 	out.issuer(b.issuer, false)
 	if rSig != nil {
@@ -106,6 +106,29 @@ func (b builder) render(d *responseData, signResponse, signAssertion bool) ([]by
 	}
 	return out.b, nil
 }
+
+// responseBuffer returns an empty buffer of at least n bytes' capacity,
+// from those given back with releaseResponse when one is big enough.
+func responseBuffer(n int) []byte {
+	if bp, ok := responsePool.Get().(*[]byte); ok && cap(*bp) >= n {
+		return (*bp)[:0]
+	}
+	return make([]byte, 0, n)
+}
+
+// releaseResponse gives back the memory of a Response that render made and
+// nothing reads any more (post, once the page holds its Base64 copy).
+// Not calling it only leaves the memory to the garbage collector.
+func releaseResponse(b []byte) {
+	if cap(b) > 0 && cap(b) <= maxPooledBuffer {
+		b = b[:0]
+		responsePool.Put(&b)
+	}
+}
+
+// responsePool holds released Responses' memory: about 10 KB per SAML
+// login that was garbage otherwise.
+var responsePool sync.Pool
 
 // responseExtra is how much longer than its canonical Assertion the last
 // Response came out (the Response's own elements and the Signatures with

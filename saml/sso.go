@@ -171,11 +171,14 @@ type postData struct {
 }
 
 // post renders the auto-submitting form that carries the Response to the
-// ACS. The page CSP's form-action is widened to the ACS origin only.
+// ACS. The page CSP's form-action is widened to the ACS origin only. It
+// owns xml, a Response from render: its memory is reused once encoded.
 func (p *Provider) post(c echo.Context, pl flowPayload, spName string, xml []byte) error {
 	server.AllowFormAction(c, originOf(pl.ACS))
 	c.Response().Header().Set("Cache-Control", "no-store")
-	input, value := templates.HiddenBase64Input("SAMLResponse", xml)
+	input, value, release := templates.HiddenBase64Input("SAMLResponse", xml)
+	releaseResponse(xml) // the field holds the Base64 copy
+	defer release()      // Render copies the page into its own buffer
 	return p.host.Render(c, http.StatusOK, "saml_post", postData{
 		Action:            pl.ACS,
 		SAMLResponseInput: input,

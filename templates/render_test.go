@@ -36,7 +36,7 @@ type postData struct {
 // samlInput is the SAMLResponse field of a page, as the saml package makes
 // it.
 func samlInput(xml string) template.HTML {
-	h, _ := HiddenBase64Input("SAMLResponse", []byte(xml))
+	h, _, _ := HiddenBase64Input("SAMLResponse", []byte(xml))
 	return h
 }
 

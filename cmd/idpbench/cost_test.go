@@ -48,7 +48,7 @@ func realPages(tb testing.TB) (login, post []byte) {
 	}
 	xml := make([]byte, 7000)
 	_, _ = rand.Read(xml)
-	field, _ := templates.HiddenBase64Input("SAMLResponse", xml)
+	field, _, _ := templates.HiddenBase64Input("SAMLResponse", xml)
 	page.Data = postData{Action: spACS, SAMLResponseInput: field, RelayState: "r1", HasRelayState: true}
 	if err := set.Render(&pb, "saml_post", page); err != nil {
 		tb.Fatal(err)

@@ -27,7 +27,7 @@ func BenchmarkServerRender(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	samlResponse, _ := templates.HiddenBase64Input("SAMLResponse", []byte(strings.Repeat("<samlp:Response />", 400)))
+	samlResponse, _, _ := templates.HiddenBase64Input("SAMLResponse", []byte(strings.Repeat("<samlp:Response />", 400)))
 	cases := []struct {
 		name, target, page string
 		data               any
