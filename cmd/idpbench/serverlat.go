@@ -41,7 +41,10 @@ var (
 // (saml.SigningObserver).
 const (
 	metricSignaturesTimed = "idp_saml_signatures_timed_total"
-	metricSigningCPU      = "idp_saml_signing_cpu_seconds_total"
+	// metricSignatures counts every signature; before sampling (until
+	// f7ced91) every one was timed, so it is the divisor for such builds.
+	metricSignatures = "idp_saml_signatures_total"
+	metricSigningCPU = "idp_saml_signing_cpu_seconds_total"
 	// metricAllocBytes is the Go runtime's count of heap bytes allocated.
 	metricAllocBytes = "go_memstats_alloc_bytes_total"
 )
@@ -92,7 +95,11 @@ func scrapeMetrics(ctx context.Context, metricsURL string) (metricsReading, erro
 // signingInside is the mean CPU time per signature the IdP measured on
 // its own threads between two readings, in ms (0: no signature timed).
 func signingInside(before, after metricsReading) float64 {
-	n := after.counters[metricSignaturesTimed] - before.counters[metricSignaturesTimed]
+	timed := metricSignaturesTimed
+	if _, sampled := after.counters[timed]; !sampled {
+		timed = metricSignatures // an IdP from before sampling timed them all
+	}
+	n := after.counters[timed] - before.counters[timed]
 	if n <= 0 {
 		return 0
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -55,9 +56,20 @@ go_memstats_alloc_bytes_total %g
 	if tk.N != 1000 || math.Abs(tk.Within5ms-0.985) > 1e-9 || tk.P99AtMostMs != 10 {
 		t.Errorf("token %+v, want n 1000, 98.5 %% within 5 ms, p99 within 10 ms", tk)
 	}
-	// 100 signatures of 1.1 ms each in the window.
+	// 25 timed signatures of 1.1 ms each (of 100) in the window.
 	if got := signingInside(before, after); math.Abs(got-1.1) > 1e-6 {
 		t.Errorf("signing inside = %v ms per signature, want 1.1", got)
+	}
+	// An IdP from before sampling timed every signature and has no
+	// timed counter: every signature is the divisor.
+	untimed := func(m metricsReading) metricsReading {
+		c := maps.Clone(m.counters)
+		delete(c, metricSignaturesTimed)
+		c[metricSigningCPU] *= 4
+		return metricsReading{durations: m.durations, counters: c}
+	}
+	if got := signingInside(untimed(before), untimed(after)); math.Abs(got-1.1) > 1e-6 {
+		t.Errorf("signing inside, every signature timed = %v ms per signature, want 1.1", got)
 	}
 	if got := after.counters[metricAllocBytes] - before.counters[metricAllocBytes]; got != 1.5e8 {
 		t.Errorf("allocated in the window: %v bytes, want 1.5e8 (the exposition's 1.5e+08 form)", got)
