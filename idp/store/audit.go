@@ -32,7 +32,8 @@ import (
 // A user's index entries sort right after that user's counter, so an
 // event dirties one page of the user index rather than two: the user
 // hashes are random, and each page written is a write and part of the
-// commit's sync (about 1 page per sign-in, of 2.9, in a SAML load).
+// commit's sync (storage pages per SAML sign-in at 64 browsers went from
+// 2.9 to 2.45).
 //
 // "user" is a hash of the lower-cased name, so typed names of any length
 // and alphabet make fixed-size keys. Events expire at their time plus the
