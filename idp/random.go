@@ -38,8 +38,8 @@ const TimedIDLen = ((TimePrefixBytes+IDBytes)*8 + 5) / 6
 // time in Unix milliseconds, big-endian (enough until the year 10889).
 const TimePrefixBytes = 6
 
-// NewTimedID returns an ID for a record that lives for hours (a session,
-// an access token): its creation time t in milliseconds, then IDBytes
+// NewTimedID returns an ID for a record that lives for minutes or hours
+// (a session, a login flow, an access token): its creation time t in milliseconds, then IDBytes
 // random bytes from r, URL-safe base64 without padding (TimedIDLen
 // characters). The store keys such records by that time first (see
 // store's lookupKey), so records written together sit together on disk.

@@ -58,9 +58,10 @@ const (
 	// pendingWrites is how many of a day's newest numbers may be taken
 	// (Incr done) but not yet written (Put pending) by concurrent logins.
 	// Below them, a missing event means the older ones have expired too.
-	// idp/audit lets 256 events be stored at once per instance, and a
-	// backend without Updater (Redis) takes their numbers before writing
-	// them, so this allows for several instances.
+	// With an Updater (bolt) a batch is one transaction, so none are;
+	// a backend without (Redis) has up to auditWriters events of one
+	// instance between their Incr and their Put (idp/audit runs one
+	// writer per instance), so this allows for many instances.
 	pendingWrites = 1024
 )
 

@@ -28,8 +28,8 @@
 // visible to Consume only.
 //
 // Secrets at rest: sessions, flows, codes and tokens are stored under
-// SHA-256 of their secret ID (with a fixed label; for sessions and tokens
-// after the creation time their ID begins with), never the ID itself, and
+// SHA-256 of their secret ID (with a fixed label; for sessions, flows and
+// tokens after the creation time their ID begins with), never the ID itself, and
 // the record is sealed with AES-256-GCM under a key derived from the ID with
 // a different label. A copy of the database therefore yields no live session
 // ID, code or token, neither as a key nor inside another record (a Code names

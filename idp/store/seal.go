@@ -34,7 +34,7 @@ var ErrCorrupt = errors.New("store: record corrupt")
 
 // lookupKey is the backend key of the record whose secret ID is id: the
 // SHA-256 of the ID, after the ID's time prefix when it is a timed ID
-// (idp.NewTimedID, what sessions and tokens get). So records made together
+// (idp.NewTimedID, what sessions, flows and tokens get). So records made together
 // have neighbouring keys, and a bolt commit of a morning rush's sessions
 // rewrites a few pages at the end of the tree rather than one page per
 // session scattered across it (which also made each fdatasync 2-3 times

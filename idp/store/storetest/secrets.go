@@ -106,9 +106,9 @@ func testSecretsNotStored(e *storeEnv) {
 		WantAbsent(e.t, "key in "+w.Bucket, w.Key, secrets)
 		WantAbsent(e.t, "value in "+w.Bucket, w.Value, secrets)
 		// Keys are SHA-256 sized, whatever the ID's length, after the
-		// creation time of a session's or token's timed ID.
+		// creation time of a session's, flow's or token's timed ID.
 		want := 32
-		if w.Bucket == store.BucketSessions || w.Bucket == store.BucketTokens {
+		if w.Bucket == store.BucketSessions || w.Bucket == store.BucketFlows || w.Bucket == store.BucketTokens {
 			want += idp.TimePrefixBytes
 		}
 		if len(w.Key) != want {

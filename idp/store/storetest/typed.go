@@ -76,7 +76,7 @@ func (e *storeEnv) session(ttl time.Duration) idp.Session {
 func (e *storeEnv) flow(ttl time.Duration) idp.Flow {
 	now := e.clk.Now()
 	return idp.Flow{
-		ID: idp.NewID(nil), Protocol: "oauth", SP: "workplace", SPName: "NCP WORKPLACE",
+		ID: idp.NewTimedID(nil, now), Protocol: "oauth", SP: "workplace", SPName: "NCP WORKPLACE",
 		LoginHint: "hong.gildong", ForceAuthn: true, Payload: []byte(`{"state":"xyz","redirect_uri":"https://a.example/cb"}`),
 		CreatedAt: now, ExpiresAt: now.Add(ttl),
 	}
