@@ -127,6 +127,7 @@ bench-micro: test-deps
 # package, run by an Apache of its own on a loopback port with a config in a
 # temporary directory; nothing system-wide is configured) and against ours,
 # same slapd, users and signing key; prints the ratios. Not part of `make test`.
+# It runs only the SAML modes, so -soak (which paces OAuth) belongs to make bench.
 COMPARE_PKGS := simplesamlphp apache2 libapache2-mod-php php-ldap php-xml php-mbstring
 bench-compare: test-deps build
 	@missing=""; for p in $(COMPARE_PKGS); do \

@@ -3,6 +3,7 @@ package main
 import (
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -87,5 +88,30 @@ func TestPercentiles(t *testing.T) {
 	p := pct(ds)
 	if p.N != 100 || p.P50 != 50 || p.P90 != 90 || p.P99 != 99 {
 		t.Errorf("pct = %+v", p)
+	}
+}
+
+// Flag combinations that cannot work are refused before any cell runs,
+// with the fix in the message.
+func TestParseFlagsRefusesEarly(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // "" means accepted
+	}{
+		{[]string{"-modes", "saml,saml1", "-soak", "10m"}, "add oauth to -modes"},
+		{[]string{"-modes", "saml,oauth", "-soak", "10m"}, ""},
+		{[]string{"-soak", "1m"}, ""},
+		{[]string{"-modes", "saml"}, ""},
+		{[]string{"-modes", "sam1"}, `unknown mode "sam1"`},
+		{[]string{"-store", "disk"}, "-store must be bolt or memory"},
+	} {
+		var stderr strings.Builder
+		_, err := parseFlags(tc.args, &stderr)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: refused: %v", tc.args, err)
+		case tc.want != "" && (err == nil || !strings.Contains(stderr.String(), tc.want)):
+			t.Errorf("%v: err %v, stderr %q; want it to say %q", tc.args, err, stderr.String(), tc.want)
+		}
 	}
 }

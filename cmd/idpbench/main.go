@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -156,6 +157,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err == nil && (o.users < 1 || len(o.concurrency) == 0) {
 		err = fmt.Errorf("idpbench: -users and -concurrency must be positive")
+	}
+	// The soak's rate is a fraction of the oauth cells' best: say so now,
+	// not after the other cells have run.
+	if err == nil && o.soak > 0 && !slices.Contains(o.modes, "oauth") {
+		err = fmt.Errorf("idpbench: -soak paces OAuth at a fraction of the oauth cells' best rate: add oauth to -modes (-modes %s,oauth), or run make bench rather than make bench-compare", strings.Join(o.modes, ","))
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
