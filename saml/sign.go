@@ -18,12 +18,11 @@ import (
 // XML signature algorithm identifiers we emit (goxmldsig's names, which
 // validate.go checks against too). SHA-1 is never used.
 const (
-	nsDSig         = dsig.Namespace
-	algExcC14N     = string(dsig.CanonicalXML10ExclusiveAlgorithmId)
-	algRSASHA256   = dsig.RSASHA256SignatureMethod
-	algEnveloped   = string(dsig.EnvelopedSignatureAltorithmId)
-	algDigSHA256   = "http://www.w3.org/2001/04/xmlenc#sha256"
-	signatureBytes = 512 // room for an RSA-4096 signature value, Base64
+	nsDSig       = dsig.Namespace
+	algExcC14N   = string(dsig.CanonicalXML10ExclusiveAlgorithmId)
+	algRSASHA256 = dsig.RSASHA256SignatureMethod
+	algEnveloped = string(dsig.EnvelopedSignatureAltorithmId)
+	algDigSHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 )
 
 // signer makes enveloped XML signatures of one fixed shape: exclusive C14N
@@ -86,10 +85,9 @@ func (s signer) signDigest(sum []byte) ([]byte, error) {
 // signature is the part of a Signature element that differs from one
 // signature to the next.
 type signature struct {
-	refID  string               // the signed element's ID
-	digest [sha256.Size]byte    // of the element's canonical form
-	value  [signatureBytes]byte // Base64 SignatureValue
-	n      int                  // bytes used in value
+	refID  string            // the signed element's ID
+	digest [sha256.Size]byte // of the element's canonical form
+	value  []byte            // Base64 SignatureValue, as long as the key needs
 }
 
 // sign signs the element whose exclusive canonical form (without this
@@ -106,11 +104,7 @@ func (s signer) sign(refID string, canonical []byte, scratch *xmlWriter) (*signa
 	if err != nil {
 		return nil, fmt.Errorf("saml: sign: %w", err)
 	}
-	if base64.StdEncoding.EncodedLen(len(raw)) > len(sig.value) {
-		return nil, fmt.Errorf("saml: sign: %d-byte signature value", len(raw))
-	}
-	sig.n = base64.StdEncoding.EncodedLen(len(raw))
-	base64.StdEncoding.Encode(sig.value[:], raw)
+	sig.value = base64.StdEncoding.AppendEncode(nil, raw)
 	return sig, nil
 }
 
@@ -155,7 +149,7 @@ func (w *xmlWriter) signatureElement(s signer, sig *signature) {
 	w.gt()
 	w.signedInfo(sig, false)
 	w.raw("<ds:SignatureValue>")
-	w.b = append(w.b, sig.value[:sig.n]...)
+	w.b = append(w.b, sig.value...)
 	w.raw("</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>")
 	w.raw(s.certB64)
 	w.raw("</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>")
