@@ -2,6 +2,7 @@ package oauthsso
 
 import (
 	"net/url"
+	"strings"
 
 	"github.com/ncp-sso/idp/idp"
 	"github.com/ncp-sso/idp/idp/server"
@@ -25,5 +26,7 @@ func (p *Provider) FormActionOrigin(f idp.Flow) string {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return ""
 	}
-	return u.Scheme + "://" + u.Host
+	// The allowlist matched the host case-insensitively; the server's CSP
+	// check takes origins in lower case (as browsers compare them).
+	return u.Scheme + "://" + strings.ToLower(u.Host)
 }

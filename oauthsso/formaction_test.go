@@ -19,6 +19,7 @@ func TestFormActionOrigin(t *testing.T) {
 		want string
 	}{
 		{"workplace", idp.Flow{Protocol: ProtocolName, Payload: payload("https://acme.ncpworkplace.com/authn/sso/callback?x=1")}, "https://acme.ncpworkplace.com"},
+		{"host in capitals", idp.Flow{Protocol: ProtocolName, Payload: payload("https://ACME.NcpWorkplace.com/cb")}, "https://acme.ncpworkplace.com"},
 		{"port kept", idp.Flow{Protocol: ProtocolName, Payload: payload("https://127.0.0.1:8443/cb")}, "https://127.0.0.1:8443"},
 		{"other protocol", idp.Flow{Protocol: "saml", Payload: payload("https://a.example/cb")}, ""},
 		{"broken payload", idp.Flow{Protocol: ProtocolName, Payload: []byte("{")}, ""},

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"strings"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/ncp-sso/idp/idp"
@@ -26,7 +28,8 @@ func (s *Server) allowFlowFormAction(c echo.Context, f idp.Flow) {
 	if !ok {
 		return
 	}
-	if o := p.FormActionOrigin(f); o != "" && cspSafeOrigin(o) {
+	// Scheme and host are case-insensitive; the check takes lower case.
+	if o := strings.ToLower(p.FormActionOrigin(f)); o != "" && cspSafeOrigin(o) {
 		AllowFormAction(c, o)
 	}
 }
