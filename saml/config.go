@@ -176,12 +176,10 @@ func (s *ServiceProviderConfig) setDefaults() {
 		if s.Name == "" {
 			s.Name = "NAVER WORKS"
 		}
-		if len(s.ACSAllowed) == 0 {
-			if validWorksDomain(s.Domain) {
-				s.ACSAllowed = []string{naverworksACS + s.Domain}
-			} else {
-				s.ACSAllowed = []string{naverworksACS}
-			}
+		// Without a valid domain the list stays empty and Validate says
+		// so: every WORKS company's ACS is under naverworksACS.
+		if len(s.ACSAllowed) == 0 && validWorksDomain(s.Domain) {
+			s.ACSAllowed = []string{naverworksACS + s.Domain}
 		}
 		if len(s.LogoutRedirectDomains) == 0 {
 			s.LogoutRedirectDomains = []string{naverworksLogout}
@@ -270,8 +268,14 @@ func (s ServiceProviderConfig) validate() idp.Problems {
 			ps.Addf("company", "set the WORKPLACE company ID: the lower-case DNS label in https://{company}.ncpworkplace.com")
 		}
 	case ProfileNaverWorks:
-		if s.Domain != "" && !validWorksDomain(s.Domain) {
+		switch {
+		case s.Domain != "" && !validWorksDomain(s.Domain):
 			ps.Addf("domain", "must be the NAVER WORKS domain as it appears in https://auth.worksmobile.com/acs/{domain}")
+		case s.Domain == "" && len(s.ACSAllowed) == 0:
+			// Every WORKS company shares the entity ID worksmobile.com, so
+			// without the domain an AuthnRequest naming another company's
+			// ACS would be answered with our employee's assertion.
+			ps.Addf("domain", "set the NAVER WORKS domain as it appears in https://auth.worksmobile.com/acs/{domain}; without it any WORKS company's ACS would receive our employees' assertions (to allow every company on purpose, set acs_allowed: [%q])", naverworksACS)
 		}
 	case ProfileMetadata:
 		if s.MetadataFile == "" {

@@ -54,6 +54,7 @@ func TestValidateReportsEverything(t *testing.T) {
 			{Profile: "saml1", Name: "x", NameIDFormat: "email", LogoutRedirectDomains: []string{"https://a.example"}},
 			{Profile: "naverworks", Domain: "bad domain!"},
 			{Profile: "naverworks", Domain: "acme.example"},
+			{Profile: "naverworks", Name: "WORKS without its domain"},
 		},
 	}
 	c.SetDefaults()
@@ -71,7 +72,7 @@ func TestValidateReportsEverything(t *testing.T) {
 		"service_providers[0].company", "service_providers[1].acs_allowed", "service_providers[1].metadata_file",
 		"service_providers[1].name", "service_providers[2].logout_redirect_domains[0]", "service_providers[2].nameid_format",
 		"service_providers[2].profile", "service_providers[3].domain", "service_providers[4].entity_id",
-		"service_providers[4].name", "sign_response", "signing.key_file", "signing.next_key_file",
+		"service_providers[4].name", "service_providers[5].domain", "service_providers[5].entity_id", "sign_response", "signing.key_file", "signing.next_key_file",
 	}
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("problem keys:\n got %q\nwant %q\n%v", keys, want, ps)
