@@ -111,6 +111,10 @@ type xmlGuard struct {
 	// roundTrip is reported only when the document has no other fault,
 	// as when the validator ran after the strict pass.
 	roundTrip error
+	// learned are the keys of tokens that passed the round-trip check and
+	// are not remembered yet; learnRoundTrips adds them once the request
+	// has passed validation (at most roundTripLearnMax per request).
+	learned []string
 }
 
 func newXMLGuard(doc []byte) (*xmlGuard, error) {
@@ -152,7 +156,7 @@ func (g *xmlGuard) Token() (xml.Token, error) {
 		}
 	}
 	if g.roundTrip == nil && mayNotRoundTrip(tok) {
-		g.roundTrip = checkRoundTrip(tok, remember)
+		g.roundTrip = g.checkRoundTrip(tok, remember && worthRemembering(tok))
 	}
 	return tok, nil
 }
@@ -185,22 +189,28 @@ func mayNotRoundTrip(tok xml.Token) bool {
 // root element differs by ID and time). The check builds an encoder and a
 // decoder per token, 4.5 KB: a tenth of the IdP's allocation in a SAML
 // login. Only passes are kept (a refusal is rare, and its error names the
-// token), and at most roundTripKeep of them, small ones only, so that
-// requests made up to fill it cannot grow it.
+// token), small ones only, and only from requests that passed validation
+// (an unknown Issuer's request teaches it nothing), at most
+// roundTripLearnMax from one request. It holds roundTripKeep; a new
+// token then replaces an arbitrary one, so that requests made up to fill
+// it (an unsigned request from a known SP can carry any number of extra
+// elements) churn it rather than shut it to the real SPs' tags for good.
 var roundTripPassed struct {
 	sync.RWMutex
 	m map[string]struct{}
 }
 
 const (
-	roundTripKeep    = 256
-	roundTripKeyMax  = 1024
-	roundTripKeyInit = 256
+	roundTripKeep     = 256
+	roundTripLearnMax = 16
+	roundTripKeyMax   = 1024
+	roundTripKeyInit  = 256
 )
 
 // checkRoundTrip is the round-trip validator's check of tok, looked up
-// in and, when it passes, added to roundTripPassed if remember is set.
-func checkRoundTrip(tok xml.Token, remember bool) error {
+// in roundTripPassed if remember is set; a pass not yet remembered is
+// noted in g.learned.
+func (g *xmlGuard) checkRoundTrip(tok xml.Token, remember bool) error {
 	if !remember {
 		return xrv.CheckToken(tok)
 	}
@@ -215,17 +225,49 @@ func checkRoundTrip(tok xml.Token, remember bool) error {
 		}
 	}
 	err := xrv.CheckToken(tok)
-	if err == nil && ok {
-		roundTripPassed.Lock()
-		if roundTripPassed.m == nil {
-			roundTripPassed.m = make(map[string]struct{}, roundTripKeep)
-		}
-		if len(roundTripPassed.m) < roundTripKeep {
-			roundTripPassed.m[string(key)] = struct{}{}
-		}
-		roundTripPassed.Unlock()
+	if err == nil && ok && len(g.learned) < roundTripLearnMax {
+		g.learned = append(g.learned, string(key))
 	}
 	return err
+}
+
+// learnRoundTrips adds the keys a validated request's tokens passed
+// with to roundTripPassed.
+func learnRoundTrips(keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	roundTripPassed.Lock()
+	defer roundTripPassed.Unlock()
+	if roundTripPassed.m == nil {
+		roundTripPassed.m = make(map[string]struct{}, roundTripKeep)
+	}
+	for _, k := range keys {
+		if len(roundTripPassed.m) >= roundTripKeep {
+			for old := range roundTripPassed.m { // an arbitrary one
+				delete(roundTripPassed.m, old)
+				break
+			}
+		}
+		roundTripPassed.m[k] = struct{}{}
+	}
+}
+
+// worthRemembering leaves out start tags with an attribute that differs
+// from one request to the next (an ID, a reference to one, a time), which
+// would only fill the memory: a signed request's ds:Reference URI="#ID".
+func worthRemembering(tok xml.Token) bool {
+	t, ok := tok.(xml.StartElement)
+	if !ok {
+		return true
+	}
+	for _, a := range t.Attr {
+		switch a.Name.Local {
+		case "ID", "URI", "IssueInstant", "NotBefore", "NotOnOrAfter":
+			return false
+		}
+	}
+	return true
 }
 
 // tokenKey appends to b every part of a start tag or processing
@@ -287,17 +329,25 @@ func isUTF8Compatible(doc []byte) bool {
 // check is reported before a decoding error, as if the check ran first.
 // It does not validate the request's content.
 func ParseAuthnRequest(doc []byte) (*crewjam.AuthnRequest, error) {
+	req, _, err := parseAuthnRequest(doc)
+	return req, err
+}
+
+// parseAuthnRequest is ParseAuthnRequest that also returns the keys of
+// the tokens whose round-trip checks learnRoundTrips may remember, once
+// the request is known to be valid.
+func parseAuthnRequest(doc []byte) (*crewjam.AuthnRequest, []string, error) {
 	g, err := newXMLGuard(doc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var req crewjam.AuthnRequest
 	derr := xml.NewTokenDecoder(g).Decode(&req)
 	if err := g.finish(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if derr != nil {
-		return nil, fmt.Errorf("%w: not an AuthnRequest: %v", ErrMalformed, derr)
+		return nil, nil, fmt.Errorf("%w: not an AuthnRequest: %v", ErrMalformed, derr)
 	}
-	return &req, nil
+	return &req, g.learned, nil
 }

@@ -6,7 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"reflect"
 	"runtime"
 	"strconv"
@@ -254,6 +257,18 @@ func TestRoundTripMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Parsing alone teaches the memory nothing: only a request that then
+	// passes validation does (learnRoundTrips, from validate).
+	if n := count(); n != 0 {
+		t.Errorf("parsing alone left %d tags remembered", n)
+	}
+	for _, id := range []string{"id-memory-1", "id-memory-2", "id-memory-3"} {
+		_, learned, err := parseAuthnRequest([]byte(goodRequest(time.Unix(1700000000, 0), id).xml()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		learnRoundTrips(learned)
+	}
 	// The XML declaration, Issuer and NameIDPolicy, once each; never the
 	// root element, which differs by its ID in every request.
 	if n := count(); n != 3 {
@@ -282,14 +297,34 @@ func TestRoundTripMemory(t *testing.T) {
 		t.Error("a refused tag was remembered")
 	}
 
+	// One request teaches at most roundTripLearnMax tags; the memory holds
+	// roundTripKeep, and newer tags then replace older ones.
+	var g xmlGuard
 	for i := range 2 * roundTripKeep {
 		tok := xml.StartElement{Name: xml.Name{Local: "e"}, Attr: []xml.Attr{{Name: xml.Name{Local: "n"}, Value: strconv.Itoa(i)}}}
-		if err := checkRoundTrip(tok, true); err != nil {
+		if err := g.checkRoundTrip(tok, true); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := count(); n != roundTripKeep {
-		t.Errorf("remembered %d tags, want the cap %d", n, roundTripKeep)
+	if len(g.learned) != roundTripLearnMax {
+		t.Errorf("one request would teach %d tags, want at most %d", len(g.learned), roundTripLearnMax)
+	}
+	var last string
+	for i := range 2 * roundTripKeep {
+		tok := xml.StartElement{Name: xml.Name{Local: "f"}, Attr: []xml.Attr{{Name: xml.Name{Local: "n"}, Value: strconv.Itoa(i)}}}
+		key, _ := tokenKey(nil, tok)
+		last = string(key)
+		learnRoundTrips([]string{last})
+	}
+	roundTripPassed.RLock()
+	n := len(roundTripPassed.m)
+	_, newest := roundTripPassed.m[last]
+	roundTripPassed.RUnlock()
+	if n != roundTripKeep || !newest {
+		t.Errorf("after %d new tags the memory holds %d (newest kept: %v), want the cap %d with the newest", 2*roundTripKeep, n, newest, roundTripKeep)
+	}
+	if worthRemembering(xml.StartElement{Name: xml.Name{Space: nsDSig, Local: "Reference"}, Attr: []xml.Attr{{Name: xml.Name{Local: "URI"}, Value: "#id-1"}}}) {
+		t.Error("a ds:Reference, whose URI names the request's own ID, would be remembered")
 	}
 
 	a, _ := tokenKey(nil, xml.StartElement{Name: xml.Name{Space: "ab", Local: "c"}})
@@ -301,5 +336,73 @@ func TestRoundTripMemory(t *testing.T) {
 	}
 	if _, ok := tokenKey(nil, xml.StartElement{Name: xml.Name{Local: "e"}, Attr: []xml.Attr{{Name: xml.Name{Local: "n"}, Value: strings.Repeat("v", roundTripKeyMax)}}}); ok {
 		t.Error("a tag over roundTripKeyMax bytes gets a key")
+	}
+}
+
+// TestRoundTripMemoryLearnsFromValidRequests: a refused request (here an
+// unknown Issuer, carrying roundTripKeep extra elements) teaches the
+// memory nothing, so the real SP's tags are still learned after it; and a
+// real SP's signed requests, whose ds:Reference differs every time, do
+// not grow it.
+func TestRoundTripMemoryLearnsFromValidRequests(t *testing.T) {
+	reset := func() {
+		roundTripPassed.Lock()
+		roundTripPassed.m = nil
+		roundTripPassed.Unlock()
+	}
+	size := func() int {
+		roundTripPassed.RLock()
+		defer roundTripPassed.RUnlock()
+		return len(roundTripPassed.m)
+	}
+	reset()
+	env := newEnv(t, workplaceConfig(), false)
+	now := env.h.Now()
+	var junk strings.Builder
+	for i := range roundTripKeep {
+		fmt.Fprintf(&junk, `<j n="%d"/>`, i)
+	}
+	r := goodRequest(now, "id-unknown-issuer")
+	r.Issuer = "nobody.example"
+	if rec := env.do(redirectReq(t, strings.Replace(r.xml(), "<saml2:Issuer", junk.String()+"<saml2:Issuer", 1), "")); rec.Code != http.StatusBadRequest {
+		t.Fatalf("unknown Issuer: %d, want 400", rec.Code)
+	}
+	if n := size(); n != 0 {
+		t.Fatalf("a refused request left %d tags remembered", n)
+	}
+	if rec := env.do(redirectReq(t, goodRequest(now, "id-known-issuer").xml(), "r")); rec.Code != http.StatusSeeOther {
+		t.Fatalf("valid request: %d", rec.Code)
+	}
+	issuer := xml.StartElement{Name: xml.Name{Space: "saml2", Local: "Issuer"},
+		Attr: []xml.Attr{{Name: xml.Name{Space: "xmlns", Local: "saml2"}, Value: "urn:oasis:names:tc:SAML:2.0:assertion"}}}
+	key, _ := tokenKey(nil, issuer)
+	roundTripPassed.RLock()
+	_, ok := roundTripPassed.m[string(key)]
+	roundTripPassed.RUnlock()
+	if !ok {
+		t.Error("the valid request's Issuer tag is not remembered")
+	}
+
+	reset()
+	sp, cfg := signingSP(t)
+	env = newEnv(t, cfg, false)
+	sp.IDPMetadata = idpMetadataForSP(t, env)
+	var sizes []int
+	for range 4 {
+		areq, err := sp.MakeAuthenticationRequest(testPublicURL+PathSSO, crewjam.HTTPPostBinding, crewjam.HTTPPostBinding)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := xmlMarshal(areq.Element())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec := env.do(postReq("SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(doc)))); rec.Code != http.StatusSeeOther {
+			t.Fatalf("signed request: %d %s", rec.Code, env.h.logBuf.String())
+		}
+		sizes = append(sizes, size())
+	}
+	if sizes[0] == 0 || sizes[len(sizes)-1] != sizes[0] {
+		t.Errorf("memory sizes after each signed request: %v, want the first request's tags and no more", sizes)
 	}
 }

@@ -51,7 +51,7 @@ func (p *Provider) validate(in *inbound, now time.Time) (*validRequest, *request
 	if err != nil {
 		return nil, pageError("saml_bad_request", "decode: %v", err)
 	}
-	req, err := ParseAuthnRequest(doc)
+	req, learned, err := parseAuthnRequest(doc)
 	if err != nil {
 		return nil, pageError("saml_bad_request", "parse: %v", err)
 	}
@@ -133,6 +133,7 @@ func (p *Provider) validate(in *inbound, now time.Time) (*validRequest, *request
 		},
 		isPassive: req.IsPassive != nil && *req.IsPassive,
 	}
+	learnRoundTrips(learned)
 	return v, nil
 }
 
