@@ -63,3 +63,38 @@ type ThrottledError struct {
 func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("idp: too many failed logins (%s); retry after %v", e.Scope, e.RetryAfter)
 }
+
+// FamiliarBrowsers is implemented by a LoginThrottle that gives browsers
+// which signed in with an account before a small budget of their own for
+// that account, for when its shared count is spent. Anyone who knows an
+// employee's login name can spend the shared count with wrong passwords;
+// without this the employee's own right password is then refused for the
+// rest of the window (an IdP-side lockout, though the directory account
+// stays unlocked).
+type FamiliarBrowsers interface {
+	// FamiliarToken returns the cookie value that marks a browser in
+	// which username has just signed in.
+	FamiliarToken(ctx context.Context, username string) (string, error)
+	// IsFamiliar reports whether token was made by FamiliarToken for
+	// username (in its normalised form) and is not too old.
+	IsFamiliar(ctx context.Context, username, token string) bool
+}
+
+// FamiliarBrowserLifetime is how long a browser stays familiar after a
+// sign-in (every sign-in renews it).
+const FamiliarBrowserLifetime = 90 * 24 * time.Hour
+
+type familiarKey struct{}
+
+// WithFamiliarBrowser marks ctx as an attempt from a browser in which the
+// typed name signed in before (FamiliarBrowsers.IsFamiliar), for the
+// throttles that the attempt reaches, the directory entry's included.
+func WithFamiliarBrowser(ctx context.Context) context.Context {
+	return context.WithValue(ctx, familiarKey{}, true)
+}
+
+// IsFamiliarBrowser reports whether WithFamiliarBrowser marked ctx.
+func IsFamiliarBrowser(ctx context.Context) bool {
+	v, _ := ctx.Value(familiarKey{}).(bool)
+	return v
+}

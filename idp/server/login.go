@@ -135,7 +135,8 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		d.ErrorKey = "login_missing_fields"
 		return s.Render(c, http.StatusBadRequest, "login", d)
 	}
-	done, err := s.beginAttempt(c, username)
+	ctx = s.familiarBrowser(c, ctx, username)
+	done, err := s.beginAttempt(ctx, c, username)
 	if err != nil {
 		var te *idp.ThrottledError
 		if errors.As(err, &te) {
@@ -194,6 +195,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		return s.Render(c, http.StatusUnauthorized, "login", d)
 	}
 	held := holdResponse(c)
+	s.rememberBrowser(c, ctx, username)
 	sess, stored := s.startSession(c, id)
 	answer := func() error {
 		if d.FlowID == "" {
@@ -243,11 +245,47 @@ func (s *Server) loginThrottled(c echo.Context, flow idp.Flow, username string, 
 
 // beginAttempt reserves the attempt with the throttle, before the
 // directory sees it. done must be called with the outcome.
-func (s *Server) beginAttempt(c echo.Context, username string) (func(idp.LoginOutcome), error) {
+func (s *Server) beginAttempt(ctx context.Context, c echo.Context, username string) (func(idp.LoginOutcome), error) {
 	if s.throttle == nil {
 		return func(idp.LoginOutcome) {}, nil
 	}
-	return s.throttle.Begin(c.Request().Context(), username, c.RealIP())
+	return s.throttle.Begin(ctx, username, c.RealIP())
+}
+
+// knownCookie marks a browser in which an account signed in: while
+// someone else's wrong passwords have spent that account's count, the
+// throttle gives such a browser a small budget of its own
+// (idp.FamiliarBrowsers), so the employee is not locked out of every SP
+// by anyone who knows the login name.
+const knownCookie = "idp_known"
+
+// familiarBrowser marks ctx when the browser's knownCookie was made for
+// username.
+func (s *Server) familiarBrowser(c echo.Context, ctx context.Context, username string) context.Context {
+	fb, ok := s.throttle.(idp.FamiliarBrowsers)
+	if !ok {
+		return ctx
+	}
+	ck, err := c.Cookie(knownCookie)
+	if err != nil || ck.Value == "" || !fb.IsFamiliar(ctx, username, ck.Value) {
+		return ctx
+	}
+	return idp.WithFamiliarBrowser(ctx)
+}
+
+// rememberBrowser sets knownCookie for username after a sign-in, renewed
+// at every one. A failure only costs the browser that budget.
+func (s *Server) rememberBrowser(c echo.Context, ctx context.Context, username string) {
+	fb, ok := s.throttle.(idp.FamiliarBrowsers)
+	if !ok {
+		return
+	}
+	tok, err := fb.FamiliarToken(ctx, username)
+	if err != nil {
+		s.log.Error("familiar_browser_token_failed", "request_id", requestID(c), "err", err)
+		return
+	}
+	s.setCookie(c, knownCookie, tok, int(idp.FamiliarBrowserLifetime.Seconds()))
 }
 
 // loginOutcome classifies Authenticate's answer for the throttle: only a

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +94,59 @@ func TestContactITShowsReference(t *testing.T) {
 	}
 	if ref == "" || !strings.Contains(body, ref) {
 		t.Errorf("page does not show the reference %q", ref)
+	}
+}
+
+// TestFamiliarBrowserNotLockedOut: anyone can spend an account's three
+// failures with wrong passwords from a browser of their own; a browser in
+// which the employee signed in before (its idp_known cookie, nothing
+// else) still signs in with the right password, and clears the count. A
+// browser without that cookie, or with another account's, stays refused.
+func TestFamiliarBrowserNotLockedOut(t *testing.T) {
+	auth := &fakeAuth{users: map[string]string{"alice": "alice-pw", "bob": "bob-pw"}}
+	srv := throttledServer(t, auth)
+	u, _ := url.Parse(srv.URL)
+
+	signIn := func(c *http.Client, user, pass string) int {
+		t.Helper()
+		_, page := get(t, c, srv.URL+"/login")
+		resp, _ := submitLogin(t, c, srv.URL, page, user, pass)
+		return resp.StatusCode
+	}
+	earlier := browser(t)
+	if code := signIn(earlier, "alice", "alice-pw"); code != http.StatusSeeOther {
+		t.Fatalf("first sign-in: %d", code)
+	}
+	var known *http.Cookie
+	for _, ck := range earlier.Jar.Cookies(u) {
+		if ck.Name == knownCookie {
+			known = ck
+		}
+	}
+	if known == nil {
+		t.Fatal("no idp_known cookie after a sign-in")
+	}
+	// The same browser later, its session gone: only idp_known is left.
+	familiar := browser(t)
+	familiar.Jar.SetCookies(u, []*http.Cookie{{Name: knownCookie, Value: known.Value, Path: "/"}})
+
+	attacker := browser(t)
+	for range 3 {
+		signIn(attacker, "ALICE", "guess")
+		signIn(attacker, "bob", "guess")
+	}
+	if code := signIn(browser(t), "alice", "alice-pw"); code != http.StatusTooManyRequests {
+		t.Errorf("a browser that is not familiar: %d, want 429", code)
+	}
+	other := browser(t)
+	other.Jar.SetCookies(u, []*http.Cookie{{Name: knownCookie, Value: known.Value, Path: "/"}})
+	if code := signIn(other, "bob", "bob-pw"); code != http.StatusTooManyRequests {
+		t.Errorf("alice's cookie used for bob: %d, want 429", code)
+	}
+	if code := signIn(familiar, "alice", "alice-pw"); code != http.StatusSeeOther {
+		t.Fatalf("the employee's familiar browser, right password: %d, want 303", code)
+	}
+	if code := signIn(browser(t), "alice", "alice-pw"); code != http.StatusSeeOther {
+		t.Errorf("after the employee signed in the count is still spent: %d", code)
 	}
 }

@@ -11,6 +11,10 @@ const (
 	DefaultMaxFailuresPerAccount = 3
 	DefaultMaxFailuresPerIP      = 100
 	DefaultWindow                = 15 * time.Minute
+	// DefaultFamiliarBrowserFailures is the budget of browsers that signed
+	// in with an account before: with the shared 3 spent by someone else,
+	// 3 + 1 wrong passwords still stay below AD's usual threshold of 5.
+	DefaultFamiliarBrowserFailures = 1
 
 	maxLimit  = 10000
 	maxWindow = 24 * time.Hour
@@ -36,6 +40,16 @@ type Config struct {
 	// Keep it at least as long as AD's "reset account lockout counter
 	// after". Default 15m.
 	Window time.Duration `yaml:"window"`
+	// FamiliarBrowserFailures is how many wrong passwords browsers in
+	// which an account signed in before (a cookie, valid 90 days) may
+	// still send for it once its shared count (MaxFailuresPerAccount) is
+	// spent, which anyone who knows the login name can do. The budget is
+	// one per account and window for all such browsers together, under
+	// the name and under the directory entry alike; a right password
+	// clears both counts. Keep MaxFailuresPerAccount plus this below the
+	// directory's lockout threshold. Default 1; -1 turns it off (the
+	// employee then waits out the window like everyone else).
+	FamiliarBrowserFailures int `yaml:"familiar_browser_failures"`
 	// InsecureDisable turns login throttling off: every attempt reaches
 	// the directory, and a password-guessing client can lock real AD
 	// accounts. Default false.
@@ -53,6 +67,9 @@ func (c *Config) SetDefaults() {
 	if c.Window == 0 {
 		c.Window = DefaultWindow
 	}
+	if c.FamiliarBrowserFailures == 0 {
+		c.FamiliarBrowserFailures = DefaultFamiliarBrowserFailures
+	}
 }
 
 // Validate reports every problem of a defaulted Config.
@@ -63,6 +80,9 @@ func (c *Config) Validate() idp.Problems {
 	}
 	if c.MaxFailuresPerIP < 1 || c.MaxFailuresPerIP > maxLimit {
 		ps.Addf("max_failures_per_ip", "must be between 1 and %d, e.g. 100", maxLimit)
+	}
+	if c.FamiliarBrowserFailures < -1 || c.FamiliarBrowserFailures > maxLimit {
+		ps.Addf("familiar_browser_failures", "must be between 1 and %d, or -1 for none; with max_failures_per_account it must stay below the directory's lockout threshold (e.g. 3 + 1 when AD locks at 5)", maxLimit)
 	}
 	if c.Window < time.Second || c.Window > maxWindow {
 		ps.Addf("window", "must be between 1s and %v, e.g. 15m (at least AD's lockout observation window)", maxWindow)

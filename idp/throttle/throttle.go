@@ -1,15 +1,19 @@
 package throttle
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ncp-sso/idp/idp"
@@ -18,6 +22,15 @@ import (
 
 // Bucket is the store bucket the throttle keeps its records in.
 const Bucket = "throttle"
+
+// KeyBucket holds the key that signs familiar-browser cookies. It is not
+// among the short-lived buckets: in the bolt file (or Redis) it outlives
+// restarts and is shared by replicas, so a browser stays familiar.
+const KeyBucket = "throttle_key"
+
+// FamiliarLifetime is how long a familiar-browser cookie is honoured;
+// every sign-in renews it.
+const FamiliarLifetime = idp.FamiliarBrowserLifetime
 
 // Scopes, as reported in idp.ThrottledError.Scope.
 const (
@@ -34,11 +47,15 @@ type Throttle struct {
 	normalize func(string) string
 	now       func() time.Time
 	log       *slog.Logger
+
+	keyMu sync.Mutex
+	key   []byte // familiar-browser cookie key, loaded on first use
 }
 
 var (
-	_ idp.LoginThrottle = (*Throttle)(nil)
-	_ idp.EntryThrottle = (*Throttle)(nil)
+	_ idp.LoginThrottle    = (*Throttle)(nil)
+	_ idp.EntryThrottle    = (*Throttle)(nil)
+	_ idp.FamiliarBrowsers = (*Throttle)(nil)
 )
 
 // Option changes a Throttle built by New.
@@ -84,6 +101,9 @@ type scope struct {
 	// removes it again, so that an account that only ever signs in right
 	// keeps no record between logins.
 	created bool
+	// shared is set on a familiar browser's scope: the key of the shared
+	// scope it stands in for, whose count a success clears too.
+	shared string
 }
 
 // Begin implements idp.LoginThrottle.
@@ -153,6 +173,19 @@ func (t *Throttle) begin(ctx context.Context, scopes []*scope) (func(idp.LoginOu
 			return nil, fmt.Errorf("throttle: %w", err)
 		}
 		if blocked {
+			// The shared count is spent; a browser in which this name
+			// signed in before has a small budget of its own.
+			if fs := t.familiarScope(ctx, s); fs != nil {
+				fblocked, _, err := t.reserve(ctx, fs)
+				if err != nil {
+					release()
+					return nil, fmt.Errorf("throttle: %w", err)
+				}
+				if !fblocked {
+					reserved = append(reserved, fs)
+					continue
+				}
+			}
 			release()
 			return nil, &idp.ThrottledError{RetryAfter: retry, Scope: s.name}
 		}
@@ -177,11 +210,99 @@ func (t *Throttle) begin(ctx context.Context, scopes []*scope) (func(idp.LoginOu
 				if s.failures || s.created {
 					t.logErr(s, t.b.Delete(ctx, Bucket, windowKey(s.key)))
 				}
+				if s.shared != "" {
+					t.logErr(s, t.b.Delete(ctx, Bucket, windowKey(s.shared)))
+				}
 			default:
 				t.giveBack(ctx, s)
 			}
 		}
 	}, nil
+}
+
+// familiarScope is the budget that stands in for s when s is spent and
+// the attempt comes from a familiar browser (idp.WithFamiliarBrowser):
+// FamiliarBrowserFailures per account (or entry) and window, for all of
+// its familiar browsers together, so that the wrong passwords the
+// directory sees stay at MaxFailuresPerAccount plus that. nil when the
+// attempt is not from one, or the budget is off.
+func (t *Throttle) familiarScope(ctx context.Context, s *scope) *scope {
+	if t.cfg.FamiliarBrowserFailures < 1 || s.shared != "" || !idp.IsFamiliarBrowser(ctx) {
+		return nil
+	}
+	return &scope{name: s.name, key: hashKey("familiar", s.key), limit: t.cfg.FamiliarBrowserFailures, shared: s.key}
+}
+
+// FamiliarToken implements idp.FamiliarBrowsers: "1.<unix time>.<MAC>",
+// the MAC over the time and the name's account key with a key kept in
+// KeyBucket.
+func (t *Throttle) FamiliarToken(ctx context.Context, username string) (string, error) {
+	issued := t.now().Unix()
+	mac, err := t.familiarMAC(ctx, username, issued)
+	if err != nil {
+		return "", fmt.Errorf("throttle: %w", err)
+	}
+	return "1." + strconv.FormatInt(issued, 10) + "." + base64.RawURLEncoding.EncodeToString(mac), nil
+}
+
+// IsFamiliar implements idp.FamiliarBrowsers.
+func (t *Throttle) IsFamiliar(ctx context.Context, username, token string) bool {
+	ver, rest, ok := strings.Cut(token, ".")
+	ts, sig, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || ver != "1" || len(token) > 128 {
+		return false
+	}
+	issued, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return false
+	}
+	age := t.now().Sub(time.Unix(issued, 0))
+	if age > FamiliarLifetime || age < -5*time.Minute {
+		return false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil {
+		return false
+	}
+	want, err := t.familiarMAC(ctx, username, issued)
+	return err == nil && hmac.Equal(got, want)
+}
+
+func (t *Throttle) familiarMAC(ctx context.Context, username string, issued int64) ([]byte, error) {
+	key, err := t.familiarKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("familiar\x00" + strconv.FormatInt(issued, 10) + "\x00" + hashKey(ScopeAccount, t.normalize(username))))
+	return m.Sum(nil), nil
+}
+
+// familiarKey loads the cookie key from KeyBucket, making it on first
+// use (PutIfAbsent, so replicas that start together agree on one).
+func (t *Throttle) familiarKey(ctx context.Context) ([]byte, error) {
+	t.keyMu.Lock()
+	defer t.keyMu.Unlock()
+	if t.key != nil {
+		return t.key, nil
+	}
+	var fresh [32]byte
+	if _, err := rand.Read(fresh[:]); err != nil {
+		return nil, err
+	}
+	name := []byte("familiar-v1")
+	if _, err := t.b.PutIfAbsent(ctx, KeyBucket, name, fresh[:], t.now().Add(10*365*24*time.Hour)); err != nil {
+		return nil, err
+	}
+	v, err := t.b.Get(ctx, KeyBucket, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(v) != len(fresh) {
+		return nil, fmt.Errorf("familiar-browser key in %s has %d bytes", KeyBucket, len(v))
+	}
+	t.key = bytes.Clone(v)
+	return t.key, nil
 }
 
 // reserve takes one of the limit's slots in s's current window: slot i is

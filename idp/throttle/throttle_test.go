@@ -44,16 +44,7 @@ func newThrottle(t *testing.T, cfg Config, opts ...Option) (*Throttle, *clock) {
 // attempt runs Begin and, when allowed, done(o); it returns the refusal.
 func attempt(t *testing.T, th *Throttle, user, ip string, o idp.LoginOutcome) *idp.ThrottledError {
 	t.Helper()
-	done, err := th.Begin(context.Background(), user, ip)
-	var te *idp.ThrottledError
-	if errors.As(err, &te) {
-		return te
-	}
-	if err != nil {
-		t.Fatalf("Begin: %v", err)
-	}
-	done(o)
-	return nil
+	return attemptCtx(t, context.Background(), th, user, ip, o)
 }
 
 func TestAccountLimitAndWindow(t *testing.T) {
