@@ -186,6 +186,10 @@ type flowPayload struct {
 	RelayState    string `json:"relay_state,omitempty"`
 	HasRelayState bool   `json:"has_relay_state,omitempty"`
 	ForceAuthn    bool   `json:"force_authn,omitempty"`
+	// Subject is the NameID the request's <Subject> names, if any: the
+	// assertion must be about that principal or not be made (SAML core
+	// §3.4.1).
+	Subject string `json:"subject,omitempty"`
 }
 
 // errBadFlow: the Flow is not a usable SAML flow.

@@ -194,3 +194,45 @@ func TestReplayedRequestID(t *testing.T) {
 		t.Error("the replay started a Flow")
 	}
 }
+
+// TestRequestedSubject: an AuthnRequest that names a Subject is answered
+// with an assertion only about that principal (SAML core §3.4.1). Another
+// employee's session gets Responder / UnknownPrincipal and no assertion;
+// the named one's gets the assertion; a Subject without a NameID (an
+// identifier we cannot read) is refused.
+func TestRequestedSubject(t *testing.T) {
+	withSubject := func(id, subject string) string {
+		return strings.Replace(goodRequest(time.Now(), id).xml(), "<saml2p:NameIDPolicy",
+			`<saml2:Subject xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion">`+subject+`</saml2:Subject><saml2p:NameIDPolicy`, 1)
+	}
+	env := newEnv(t, workplaceConfig(), false)
+	sess := testSession(env.h.Now()) // hong@acme.example
+	env.h.session = &sess
+
+	rec := env.do(redirectReq(t, withSubject("id-subject-other", "<saml2:NameID>bob@acme.example</saml2:NameID>"), "r"))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("another principal: %d %s", rec.Code, rec.Body)
+	}
+	checkErrorResponse(t, env, parsePostPage(t, rec.Body.String()), crewjam.StatusResponder, crewjam.StatusUnknownPrincipal, "id-subject-other")
+	if !strings.Contains(env.h.logBuf.String(), "saml_subject_mismatch") {
+		t.Error("the mismatch is not logged")
+	}
+
+	rec = env.do(redirectReq(t, withSubject("id-subject-same", "<saml2:NameID>hong@acme.example</saml2:NameID>"), "r"))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("the named principal: %d", rec.Code)
+	}
+	var resp crewjam.Response
+	if err := xml.Unmarshal(parsePostPage(t, rec.Body.String()).XML, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if a := resp.Assertion; a == nil || a.Subject == nil || a.Subject.NameID == nil || a.Subject.NameID.Value != "hong@acme.example" {
+		t.Errorf("the named principal got no assertion about them: %+v", resp.Status)
+	}
+
+	rec = env.do(redirectReq(t, withSubject("id-subject-none", `<saml2:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"/>`), "r"))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("Subject without a NameID: %d", rec.Code)
+	}
+	checkErrorResponse(t, env, parsePostPage(t, rec.Body.String()), crewjam.StatusRequester, crewjam.StatusRequestUnsupported, "id-subject-none")
+}

@@ -39,6 +39,9 @@ var (
 	statusNoPassive       = status{crewjam.StatusResponder, crewjam.StatusNoPassive}
 	statusDenied          = status{crewjam.StatusResponder, crewjam.StatusRequestDenied}
 	statusResponderError  = status{crewjam.StatusResponder, ""}
+	// statusOtherPrincipal: the request named a Subject, and the employee
+	// who signed in is someone else.
+	statusOtherPrincipal = status{crewjam.StatusResponder, crewjam.StatusUnknownPrincipal}
 )
 
 // builder makes signed Responses. It holds no clock or randomness: both are

@@ -117,6 +117,18 @@ func (p *Provider) Resume(c echo.Context, f idp.Flow, sess idp.Session) error {
 		h.Logger().Error("saml_flow_invalid", "request_id", rid, "err", err)
 		return h.ErrorPage(c, http.StatusBadRequest, "saml_flow_invalid")
 	}
+	if pl.Subject != "" && sess.Identity.Attribute(sp.nameIDAttr) != pl.Subject {
+		// The SP asked about one principal and another signed in (or
+		// holds the session): SAML core §3.4.1 allows no assertion.
+		h.Logger().Warn("saml_subject_mismatch", "request_id", rid, "sp", sp.name,
+			"user", sess.Identity.Username, "saml_request_id", pl.RequestID)
+		xml, err := p.builder().failure(h.Now(), p.rand(), pl.ACS, pl.RequestID, statusOtherPrincipal)
+		if err != nil {
+			h.Logger().Error("saml_response_failed", "request_id", rid, "err", err)
+			return h.ErrorPage(c, http.StatusInternalServerError, "saml_internal_error")
+		}
+		return p.post(c, pl, sp.name, xml)
+	}
 	xml, err := p.builder().success(h.Now(), p.rand(), sp, pl, sess)
 	if errors.Is(err, errNoNameID) {
 		// A configuration or directory gap, not the user's fault: tell the

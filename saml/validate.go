@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 
@@ -120,6 +121,17 @@ func (p *Provider) validate(in *inbound, now time.Time) (*validRequest, *request
 			return nil, fail(status{crewjam.StatusRequester, crewjam.StatusInvalidNameIDPolicy}, "NameIDPolicy Format %q", f)
 		}
 	}
+	subject := ""
+	if sub := req.Subject; sub != nil {
+		// Only a NameID can be matched; crewjam does not read a BaseID or
+		// an EncryptedID, so a Subject without a NameID may name someone
+		// we cannot see, and is refused rather than answered for whoever
+		// signs in.
+		if sub.NameID == nil || strings.TrimSpace(sub.NameID.Value) == "" {
+			return nil, fail(statusUnsupported, "Subject without a NameID")
+		}
+		subject = strings.TrimSpace(sub.NameID.Value)
+	}
 	v := &validRequest{
 		sp:  sp,
 		req: req,
@@ -130,6 +142,7 @@ func (p *Provider) validate(in *inbound, now time.Time) (*validRequest, *request
 			RelayState:    in.relayState,
 			HasRelayState: in.hasRelay,
 			ForceAuthn:    req.ForceAuthn != nil && *req.ForceAuthn,
+			Subject:       subject,
 		},
 		isPassive: req.IsPassive != nil && *req.IsPassive,
 	}
