@@ -45,6 +45,7 @@ test-deps:
 	command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
 	command -v ldapsearch >/dev/null 2>&1 || missing="$$missing ldap-utils"; \
 	command -v xmlsec1 >/dev/null 2>&1 || missing="$$missing xmlsec1"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	[ -e /usr/share/fonts/truetype/nanum/NanumGothic.ttf ] || missing="$$missing fonts-nanum"; \

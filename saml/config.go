@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ncp-sso/idp/certs"
 	"github.com/ncp-sso/idp/idp"
 )
 
@@ -94,8 +95,8 @@ type ServiceProviderConfig struct {
 	// ACSAllowed lists allowed ACS URLs. An entry ending in "/" (or a bare
 	// https origin) allows every URL under that path; any other entry allows
 	// exactly that URL. Default: workplace https://{company}.ncpworkplace.com/,
-	// naverworks https://auth.worksmobile.com/acs/{domain} (or .../acs/ when
-	// no domain is set). Not used for metadata SPs (their ACS list is exact).
+	// naverworks https://auth.worksmobile.com/acs/{domain} (domain is then
+	// required). Not used for metadata SPs (their ACS list is exact).
 	ACSAllowed []string `yaml:"acs_allowed"`
 	// DefaultACS is used when an AuthnRequest names no ACS URL. It must be
 	// allowed. Default: none (metadata SPs: the metadata's default ACS).
@@ -116,6 +117,13 @@ type ServiceProviderConfig struct {
 	// host match). Default: workplace {company}.ncpworkplace.com, naverworks
 	// auth.worksmobile.com.
 	LogoutRedirectDomains []string `yaml:"logout_redirect_domains"`
+	// CertificateFile is the SP's own signing certificate (PEM), e.g. the
+	// SAML certificate of the NAVER WORKS admin console. When set, a Single
+	// Logout request from this SP must be signed with it (and name this
+	// IdP's /saml/logout as its Destination). Metadata SPs take theirs from
+	// the metadata. Default none: Single Logout requests are then answered
+	// unverified.
+	CertificateFile string `yaml:"certificate_file"`
 }
 
 // SetDefaults fills zero values with the documented defaults.
@@ -288,6 +296,9 @@ func (s ServiceProviderConfig) validate() idp.Problems {
 		if len(s.ACSAllowed) > 0 {
 			ps.Addf("acs_allowed", "not used for profile metadata: the ACS URLs come from the metadata; remove it")
 		}
+		if s.CertificateFile != "" {
+			ps.Addf("certificate_file", "not used for profile metadata: the SP's certificate comes from the metadata; remove it")
+		}
 	default:
 		ps.Addf("profile", "must be workplace, naverworks or metadata; got %q", s.Profile)
 	}
@@ -302,6 +313,11 @@ func (s ServiceProviderConfig) validate() idp.Problems {
 		}
 		if m, err := newACSMatcher(s.ACSAllowed); err == nil && s.DefaultACS != "" && m.check(s.DefaultACS) != nil {
 			ps.Addf("default_acs", "%q is not allowed by acs_allowed", s.DefaultACS)
+		}
+	}
+	if s.CertificateFile != "" && s.Profile != ProfileMetadata {
+		if _, err := certs.LoadCertificate(s.CertificateFile); err != nil {
+			ps.Addf("certificate_file", "%v (the SP's signing certificate as PEM, e.g. downloaded from the NAVER WORKS admin console)", err)
 		}
 	}
 	if s.NameIDAttribute == "" {

@@ -148,3 +148,27 @@ func TestExampleYAML(t *testing.T) {
 		t.Errorf("Validate(example) = %v", ps)
 	}
 }
+
+// TestCertificateFileProblems: certificate_file must hold a PEM
+// certificate, and is refused for metadata SPs (theirs is in the metadata).
+func TestCertificateFileProblems(t *testing.T) {
+	for _, tc := range []struct {
+		sp   ServiceProviderConfig
+		want string
+	}{
+		{ServiceProviderConfig{Profile: ProfileNaverWorks, Domain: "acme.example", CertificateFile: "/nonexistent/works.pem"}, "certificate_file"},
+		{ServiceProviderConfig{Profile: ProfileMetadata, MetadataFile: "/nonexistent/sp.xml", CertificateFile: "/nonexistent/works.pem"}, "certificate_file"},
+	} {
+		c := Config{Signing: SigningConfig{InsecureEphemeralKey: true}, ServiceProviders: []ServiceProviderConfig{tc.sp}}
+		c.SetDefaults()
+		found := false
+		for _, p := range c.Validate() {
+			if p.Key == "service_providers[0]."+tc.want {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s profile: no %s problem in %v", tc.sp.Profile, tc.want, c.Validate())
+		}
+	}
+}

@@ -102,8 +102,12 @@ func servePEM(c echo.Context, kp *certs.KeyPair, filename string) error {
 func (p *Provider) handleLogout(c echo.Context) error {
 	h := p.host
 	_, hadSession := h.EndSession(c)
+	params, perr := parseRawParams(c.Request().URL.RawQuery)
+	if _, slo := params["SAMLRequest"]; slo && perr == nil {
+		return p.handleSLO(c, hadSession)
+	}
 	target := ""
-	if params, err := parseRawParams(c.Request().URL.RawQuery); err == nil {
+	if perr == nil {
 		if ru, ok := params["redirect_uri"]; ok && p.logoutRedirectAllowed(ru.value) {
 			target = ru.value
 		}

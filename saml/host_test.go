@@ -365,15 +365,24 @@ func (h *fakeHost) takeBegun(t *testing.T) idp.Flow {
 // xmlsec1 runs the independent verifier with only the given certificate.
 // KeyInfo is ignored (--enabled-key-data rsa) so the embedded certificate
 // cannot vouch for itself.
-func xmlsec1Verify(t *testing.T, doc, certPEM []byte, nodeXPath string) error {
+// peerTool is the path of an independent tool a test checks our output
+// with: missing, it fails the test in CI (or with IDP_REQUIRE_PEERS) and
+// skips it elsewhere.
+func peerTool(t *testing.T, name, debianPackage string) string {
 	t.Helper()
-	bin, err := exec.LookPath("xmlsec1")
+	bin, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") != "" || os.Getenv("IDP_REQUIRE_PEERS") != "" {
-			t.Fatalf("xmlsec1 is required in CI (apt-get install xmlsec1): %v", err)
+			t.Fatalf("%s is required in CI (apt-get install %s): %v", name, debianPackage, err)
 		}
-		t.Skip("xmlsec1 not installed")
+		t.Skip(name + " not installed")
 	}
+	return bin
+}
+
+func xmlsec1Verify(t *testing.T, doc, certPEM []byte, nodeXPath string) error {
+	t.Helper()
+	bin := peerTool(t, "xmlsec1", "xmlsec1")
 	dir := t.TempDir()
 	docFile, certFile := filepath.Join(dir, "doc.xml"), filepath.Join(dir, "cert.pem")
 	if err := os.WriteFile(docFile, doc, 0o600); err != nil {

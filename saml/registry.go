@@ -6,6 +6,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/ncp-sso/idp/certs"
 )
 
 // serviceProvider is a validated, immutable SP entry.
@@ -103,6 +105,13 @@ func newRegistry(cfgs []ServiceProviderConfig) (*registry, error) {
 				return nil, fmt.Errorf("saml: service_providers[%d].acs_allowed: %w", i, err)
 			}
 			sp.matcher = m
+			if c.CertificateFile != "" {
+				cert, err := certs.LoadCertificate(c.CertificateFile)
+				if err != nil {
+					return nil, fmt.Errorf("saml: service_providers[%d].certificate_file: %w", i, err)
+				}
+				sp.certs = []*x509.Certificate{cert}
+			}
 		}
 		if sp.defaultACS != "" {
 			if err := sp.checkACS(sp.defaultACS); err != nil {
@@ -122,12 +131,21 @@ func newRegistry(cfgs []ServiceProviderConfig) (*registry, error) {
 // logoutAllowed reports whether host is one of any SP's logout redirect
 // domains (exact, case-insensitive host match).
 func (r *registry) logoutAllowed(host string) bool {
-	host = strings.ToLower(host)
 	for _, sp := range r.all {
-		for _, d := range sp.logoutDomains {
-			if d == host {
-				return true
-			}
+		if sp.logoutAllowed(host) {
+			return true
+		}
+	}
+	return false
+}
+
+// logoutAllowed reports whether host is one of this SP's logout redirect
+// domains (exact, case-insensitive host match).
+func (sp *serviceProvider) logoutAllowed(host string) bool {
+	host = strings.ToLower(host)
+	for _, d := range sp.logoutDomains {
+		if d == host {
+			return true
 		}
 	}
 	return false

@@ -2,7 +2,6 @@ package saml
 
 import (
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -192,23 +191,7 @@ var redirectSigAlgs = map[string]x509.SignatureAlgorithm{
 // redirect binding (which signs the query) it returns nil.
 func (p *Provider) verifyRequestSignature(in *inbound, doc []byte, sp *serviceProvider, now time.Time) (*crewjam.AuthnRequest, error) {
 	if in.binding == BindingRedirect {
-		if in.sigAlg == "" {
-			return nil, errUnsigned
-		}
-		alg, ok := redirectSigAlgs[in.sigAlg]
-		if !ok {
-			return nil, fmt.Errorf("%w: %q", errWeakSigAlg, in.sigAlg)
-		}
-		sig, err := base64.StdEncoding.DecodeString(in.signature)
-		if err != nil {
-			return nil, fmt.Errorf("%w: Signature is not Base64", errBadSigValue)
-		}
-		for _, c := range sp.certs {
-			if c.CheckSignature(alg, []byte(in.signedOctets), sig) == nil {
-				return nil, nil
-			}
-		}
-		return nil, errBadSigValue
+		return nil, verifyRedirectSignature(in, sp)
 	}
 	d := etree.NewDocument()
 	if err := d.ReadFromBytes(doc); err != nil || d.Root() == nil {
