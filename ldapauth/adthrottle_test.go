@@ -25,7 +25,7 @@ func TestADThrottleKeepsAccountUnlocked(t *testing.T) {
 	a, _ := newADAuth(t, adConfig(dc))
 	b := memory.New()
 	t.Cleanup(func() { b.Close() })
-	th, err := throttle.New(b, throttle.Config{MaxFailuresPerAccount: 3}, throttle.WithNormalizer(a.NormalizeUsername))
+	th, err := throttle.New(b, throttle.Config{MaxFailuresPerAccount: 3, FamiliarBrowserFailures: new(int)}, throttle.WithNormalizer(a.NormalizeUsername))
 	if err != nil {
 		t.Fatal(err)
 	}

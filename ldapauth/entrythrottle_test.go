@@ -35,7 +35,7 @@ func newTestThrottle(t *testing.T, limit int, opts ...throttle.Option) (*throttl
 	clk := &testClock{t: time.Now()}
 	b := memory.New(memory.WithClock(clk.now), memory.WithSweepInterval(-1))
 	t.Cleanup(func() { b.Close() })
-	th, err := throttle.New(b, throttle.Config{MaxFailuresPerAccount: limit, MaxFailuresPerIP: 1000, Window: 15 * time.Minute},
+	th, err := throttle.New(b, throttle.Config{MaxFailuresPerAccount: limit, MaxFailuresPerIP: 1000, Window: 15 * time.Minute, FamiliarBrowserFailures: new(int)},
 		append([]throttle.Option{throttle.WithClock(clk.now)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)

@@ -218,7 +218,7 @@ func TestRequestedSubject(t *testing.T) {
 		t.Error("the mismatch is not logged")
 	}
 
-	rec = env.do(redirectReq(t, withSubject("id-subject-same", "<saml2:NameID>hong@acme.example</saml2:NameID>"), "r"))
+	rec = env.do(redirectReq(t, withSubject("id-subject-same", "<saml2:NameID> Hong@ACME.example </saml2:NameID>"), "r"))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("the named principal: %d", rec.Code)
 	}

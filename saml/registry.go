@@ -28,6 +28,9 @@ type serviceProvider struct {
 	// attributes are sorted by SAML name so Responses are deterministic.
 	attributes    []attributeMapping
 	logoutDomains []string
+	// sloResponse is where the SP's metadata takes LogoutResponses
+	// (HTTP-Redirect); "" when it names none.
+	sloResponse string
 }
 
 type attributeMapping struct {
@@ -90,6 +93,7 @@ func newRegistry(cfgs []ServiceProviderConfig) (*registry, error) {
 			}
 			sp.requestsSigned = md.requestsSigned
 			sp.certs = md.signingCerts
+			sp.sloResponse = md.sloResponse
 			if len(sp.logoutDomains) == 0 {
 				seen := map[string]bool{}
 				for _, a := range md.acsList {

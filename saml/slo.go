@@ -22,11 +22,11 @@ import (
 // Single Logout started by an SP (NAVER WORKS does it; SAML profiles
 // §4.4, bindings §3.4): GET /saml/logout with a LogoutRequest in
 // SAMLRequest (DEFLATE, Base64), signed in the query (SigAlg, Signature)
-// when the SP's certificate is known, and redirect_uri naming where the
-// answer goes. The IdP session ends whatever the request says; only a
-// request that passes every check gets a LogoutResponse, signed in the
-// query the same way, redirected to redirect_uri when that host is one of
-// the SP's logout_redirect_domains.
+// when the SP's certificate is known. The IdP session ends whatever the
+// request says; only a request that passes every check gets a
+// LogoutResponse, signed in the query the same way, redirected to the SP
+// metadata's SingleLogoutService, or else to redirect_uri (which NAVER
+// WORKS sends) when its host is one of the SP's logout_redirect_domains.
 
 // sloReplayNamespace keeps LogoutRequest IDs apart from AuthnRequest IDs.
 const sloReplayNamespace = "saml-logout"
@@ -113,11 +113,17 @@ func (p *Provider) validateLogout(c echo.Context, now time.Time) (*logoutRequest
 	case req.NotOnOrAfter != nil && !now.Before(*req.NotOnOrAfter):
 		return nil, fmt.Errorf("%w: NotOnOrAfter passed", errSLO)
 	}
-	params, _ := parseRawParams(c.Request().URL.RawQuery)
-	target := params["redirect_uri"].value
-	if target == "" || checkURLSyntax(target) != nil || !strings.HasPrefix(target, "https://") ||
-		(portOf(target) != "" && portOf(target) != "443") || !sp.logoutAllowed(hostOf(target)) {
-		return nil, fmt.Errorf("%w: redirect_uri %q is not on the SP's logout_redirect_domains", errSLO, truncateForLog(target))
+	// Where the answer goes: the SP's metadata says, when it does (the
+	// query's redirect_uri is not signed); otherwise redirect_uri (NAVER
+	// WORKS sends it) on one of the SP's logout_redirect_domains.
+	target := sp.sloResponse
+	if target == "" {
+		params, _ := parseRawParams(c.Request().URL.RawQuery)
+		target = params["redirect_uri"].value
+		if target == "" || checkURLSyntax(target) != nil || !strings.HasPrefix(target, "https://") ||
+			(portOf(target) != "" && portOf(target) != "443") || !sp.logoutAllowed(hostOf(target)) {
+			return nil, fmt.Errorf("%w: redirect_uri %q is not on the SP's logout_redirect_domains", errSLO, truncateForLog(target))
+		}
 	}
 	// Last, as for AuthnRequests: an ID is spent only by a request that
 	// passed everything else.

@@ -250,3 +250,27 @@ func TestWorksSingleLogout(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataSingleLogout: an SP whose metadata names a SingleLogoutService
+// gets its LogoutResponse there, whatever redirect_uri the query carries
+// (the query's redirect_uri is not signed).
+func TestMetadataSingleLogout(t *testing.T) {
+	sp, cfg := signingSP(t)
+	slo, _ := url.Parse("https://sp.example.org/saml/slo")
+	sp.SloURL, sp.LogoutBindings = *slo, []string{crewjam.HTTPPostBinding, crewjam.HTTPRedirectBinding}
+	raw, err := xmlMarshal(sp.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg.ServiceProviders[0].MetadataFile, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := newEnv(t, cfg, false)
+	sp.IDPMetadata = idpMetadataForSP(t, env)
+	q, _ := sloQuery(t, sp, testPublicURL+PathLogout, "", true, nil)
+	q = strings.Replace(q, url.QueryEscape(sloCallback), url.QueryEscape("https://sp.example.org/elsewhere"), 1)
+	rec := env.do(mustReq(http.MethodGet, PathLogout+"?"+q))
+	if loc := rec.Header().Get("Location"); rec.Code != http.StatusFound || !strings.HasPrefix(loc, slo.String()+"?SAMLResponse=") {
+		t.Errorf("answered %d at %q, want the metadata's SingleLogoutService %s", rec.Code, loc, slo)
+	}
+}

@@ -24,6 +24,10 @@ type spMetadata struct {
 	// a signature by one of signingCerts.
 	requestsSigned bool
 	signingCerts   []*x509.Certificate
+	// sloResponse is where the HTTP-Redirect SingleLogoutService takes
+	// LogoutResponses (its ResponseLocation, else its Location); "" when
+	// the metadata has none.
+	sloResponse string
 }
 
 func parseSPMetadata(raw []byte) (*spMetadata, error) {
@@ -70,6 +74,20 @@ func parseSPMetadata(raw []byte) (*spMetadata, error) {
 		md.defaultACS = md.acs[lowest]
 	}
 	sort.Strings(md.acsList)
+	for _, ep := range d.SingleLogoutServices {
+		if ep.Binding != crewjam.HTTPRedirectBinding {
+			continue
+		}
+		loc := ep.Location
+		if ep.ResponseLocation != "" {
+			loc = ep.ResponseLocation
+		}
+		if err := checkURLSyntax(loc); err != nil {
+			return nil, fmt.Errorf("SingleLogoutService %q: %v (only plain https URLs are accepted)", loc, err)
+		}
+		md.sloResponse = loc
+		break
+	}
 	for _, kd := range d.KeyDescriptors {
 		if kd.Use != "" && kd.Use != "signing" {
 			continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -117,7 +118,8 @@ func (p *Provider) Resume(c echo.Context, f idp.Flow, sess idp.Session) error {
 		h.Logger().Error("saml_flow_invalid", "request_id", rid, "err", err)
 		return h.ErrorPage(c, http.StatusBadRequest, "saml_flow_invalid")
 	}
-	if pl.Subject != "" && sess.Identity.Attribute(sp.nameIDAttr) != pl.Subject {
+	// Compared as directories compare names and mail: ignoring case.
+	if pl.Subject != "" && !strings.EqualFold(strings.TrimSpace(sess.Identity.Attribute(sp.nameIDAttr)), pl.Subject) {
 		// The SP asked about one principal and another signed in (or
 		// holds the session): SAML core §3.4.1 allows no assertion.
 		h.Logger().Warn("saml_subject_mismatch", "request_id", rid, "sp", sp.name,

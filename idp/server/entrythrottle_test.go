@@ -71,7 +71,7 @@ func TestEntryThrottledFromAuthenticate(t *testing.T) {
 	b := memory.New()
 	st := store.New(b)
 	t.Cleanup(func() { st.Close() })
-	th, err := throttle.New(b, throttle.Config{MaxFailuresPerAccount: 3, MaxFailuresPerIP: 100, Window: 15 * time.Minute})
+	th, err := throttle.New(b, throttle.Config{MaxFailuresPerAccount: 3, MaxFailuresPerIP: 100, Window: 15 * time.Minute, FamiliarBrowserFailures: new(int)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -259,6 +259,16 @@ func (s *Server) beginAttempt(ctx context.Context, c echo.Context, username stri
 // by anyone who knows the login name.
 const knownCookie = "idp_known"
 
+// knownCookieName is knownCookie with the __Host- prefix on https, as the
+// session cookie has: a sibling subdomain can then neither set nor shadow
+// it.
+func (s *Server) knownCookieName() string {
+	if s.secure {
+		return "__Host-" + knownCookie
+	}
+	return knownCookie
+}
+
 // familiarBrowser marks ctx when the browser's knownCookie was made for
 // username.
 func (s *Server) familiarBrowser(c echo.Context, ctx context.Context, username string) context.Context {
@@ -266,7 +276,7 @@ func (s *Server) familiarBrowser(c echo.Context, ctx context.Context, username s
 	if !ok {
 		return ctx
 	}
-	ck, err := c.Cookie(knownCookie)
+	ck, err := c.Cookie(s.knownCookieName())
 	if err != nil || ck.Value == "" || !fb.IsFamiliar(ctx, username, ck.Value) {
 		return ctx
 	}
@@ -285,7 +295,7 @@ func (s *Server) rememberBrowser(c echo.Context, ctx context.Context, username s
 		s.log.Error("familiar_browser_token_failed", "request_id", requestID(c), "err", err)
 		return
 	}
-	s.setCookie(c, knownCookie, tok, int(idp.FamiliarBrowserLifetime.Seconds()))
+	s.setCookie(c, s.knownCookieName(), tok, int(idp.FamiliarBrowserLifetime.Seconds()))
 }
 
 // loginOutcome classifies Authenticate's answer for the throttle: only a

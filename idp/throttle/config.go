@@ -11,9 +11,9 @@ const (
 	DefaultMaxFailuresPerAccount = 3
 	DefaultMaxFailuresPerIP      = 100
 	DefaultWindow                = 15 * time.Minute
-	// DefaultFamiliarBrowserFailures is the budget of browsers that signed
-	// in with an account before: with the shared 3 spent by someone else,
-	// 3 + 1 wrong passwords still stay below AD's usual threshold of 5.
+	// DefaultFamiliarBrowserFailures is how many of an account's
+	// MaxFailuresPerAccount are kept for browsers that signed in with it
+	// before (when that limit is at least 2).
 	DefaultFamiliarBrowserFailures = 1
 
 	maxLimit  = 10000
@@ -40,16 +40,17 @@ type Config struct {
 	// Keep it at least as long as AD's "reset account lockout counter
 	// after". Default 15m.
 	Window time.Duration `yaml:"window"`
-	// FamiliarBrowserFailures is how many wrong passwords browsers in
-	// which an account signed in before (a cookie, valid 90 days) may
-	// still send for it once its shared count (MaxFailuresPerAccount) is
-	// spent, which anyone who knows the login name can do. The budget is
-	// one per account and window for all such browsers together, under
-	// the name and under the directory entry alike; a right password
-	// clears both counts. Keep MaxFailuresPerAccount plus this below the
-	// directory's lockout threshold. Default 1; -1 turns it off (the
-	// employee then waits out the window like everyone else).
-	FamiliarBrowserFailures int `yaml:"familiar_browser_failures"`
+	// FamiliarBrowserFailures is how many of MaxFailuresPerAccount are
+	// kept for browsers in which the account signed in before (a cookie,
+	// valid 90 days, renewed at each sign-in): other browsers may spend
+	// only the rest. Anyone who knows a login name can send wrong
+	// passwords for it; this way they cannot spend the employee's own
+	// attempts, and the directory still sees at most MaxFailuresPerAccount
+	// per window, under the name and under the directory entry alike.
+	// Default 1 (so 2 for other browsers, 3 in all), or 0 when
+	// MaxFailuresPerAccount is 1; 0 turns it off. Must be less than
+	// MaxFailuresPerAccount.
+	FamiliarBrowserFailures *int `yaml:"familiar_browser_failures"`
 	// InsecureDisable turns login throttling off: every attempt reaches
 	// the directory, and a password-guessing client can lock real AD
 	// accounts. Default false.
@@ -67,9 +68,21 @@ func (c *Config) SetDefaults() {
 	if c.Window == 0 {
 		c.Window = DefaultWindow
 	}
-	if c.FamiliarBrowserFailures == 0 {
-		c.FamiliarBrowserFailures = DefaultFamiliarBrowserFailures
+	if c.FamiliarBrowserFailures == nil {
+		n := 0
+		if c.MaxFailuresPerAccount >= 2 {
+			n = DefaultFamiliarBrowserFailures
+		}
+		c.FamiliarBrowserFailures = &n
 	}
+}
+
+// familiarKept is FamiliarBrowserFailures of a defaulted Config.
+func (c *Config) familiarKept() int {
+	if c.FamiliarBrowserFailures == nil {
+		return 0
+	}
+	return *c.FamiliarBrowserFailures
 }
 
 // Validate reports every problem of a defaulted Config.
@@ -81,8 +94,8 @@ func (c *Config) Validate() idp.Problems {
 	if c.MaxFailuresPerIP < 1 || c.MaxFailuresPerIP > maxLimit {
 		ps.Addf("max_failures_per_ip", "must be between 1 and %d, e.g. 100", maxLimit)
 	}
-	if c.FamiliarBrowserFailures < -1 || c.FamiliarBrowserFailures > maxLimit {
-		ps.Addf("familiar_browser_failures", "must be between 1 and %d, or -1 for none; with max_failures_per_account it must stay below the directory's lockout threshold (e.g. 3 + 1 when AD locks at 5)", maxLimit)
+	if n := c.familiarKept(); n < 0 || (n > 0 && n >= c.MaxFailuresPerAccount) {
+		ps.Addf("familiar_browser_failures", "must be 0 (off) or less than max_failures_per_account (%d): it is the part of that limit kept for browsers that signed in before, e.g. 1 of 3", c.MaxFailuresPerAccount)
 	}
 	if c.Window < time.Second || c.Window > maxWindow {
 		ps.Addf("window", "must be between 1s and %v, e.g. 15m (at least AD's lockout observation window)", maxWindow)

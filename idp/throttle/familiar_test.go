@@ -25,35 +25,32 @@ func attemptCtx(t *testing.T, ctx context.Context, th *Throttle, user, ip string
 	return nil
 }
 
-// TestFamiliarBrowserBudget: once someone else has spent an account's
-// shared count, a familiar browser still gets FamiliarBrowserFailures
-// wrong passwords (for all its familiar browsers together) and its right
-// password, which clears the shared count too; a browser that is not
-// familiar is refused as before. The directory entry's scope behaves the
-// same, so the wrong binds per window stay at 3 + 1.
+// TestFamiliarBrowserBudget: of an account's 3, other browsers may spend
+// 2; the third is kept for browsers in which the account signed in before.
+// So someone else's wrong passwords cannot spend the employee's own
+// attempt, and the directory still sees at most 3 wrong passwords per
+// window, whoever sends them, under the name and under the entry alike.
+// A right password from a familiar browser clears the count for everyone.
 func TestFamiliarBrowserBudget(t *testing.T) {
-	th, _ := newThrottle(t, Config{MaxFailuresPerAccount: 3, Window: 15 * time.Minute})
+	one := 1
+	th, _ := newThrottle(t, Config{MaxFailuresPerAccount: 3, Window: 15 * time.Minute, FamiliarBrowserFailures: &one})
 	familiar := idp.WithFamiliarBrowser(context.Background())
-	for range 3 {
+	for i := range 2 {
 		if te := attempt(t, th, "alice", "203.0.113.9", idp.LoginFailed); te != nil {
-			t.Fatalf("attacker's failure refused early: %v", te)
+			t.Fatalf("stranger's failure %d refused: %v", i+1, te)
 		}
 	}
 	if te := attempt(t, th, "alice", "10.0.0.1", idp.LoginSucceeded); te == nil {
-		t.Fatal("a browser that is not familiar got past the spent count")
+		t.Fatal("a third attempt from a browser that is not familiar got through")
 	}
-	// One wrong password from a familiar browser, then that budget is
-	// spent too, for every familiar browser of the account.
 	if te := attemptCtx(t, familiar, th, "alice", "10.0.0.1", idp.LoginFailed); te != nil {
-		t.Fatalf("familiar browser refused: %v", te)
+		t.Fatalf("the familiar browser's kept attempt refused: %v", te)
 	}
 	if te := attemptCtx(t, familiar, th, "alice", "10.0.0.2", idp.LoginSucceeded); te == nil || te.Scope != ScopeAccount {
-		t.Fatalf("second familiar failure budget: %v, want refused", te)
+		t.Fatalf("a fourth attempt: %v, want refused", te)
 	}
 
-	// Another account: the attacker spends it, the employee signs in from
-	// a familiar browser, and that clears the count for everyone.
-	for range 3 {
+	for range 2 {
 		attempt(t, th, "bob", "203.0.113.9", idp.LoginFailed)
 	}
 	if te := attemptCtx(t, familiar, th, "bob", "10.0.0.1", idp.LoginSucceeded); te != nil {
@@ -63,9 +60,9 @@ func TestFamiliarBrowserBudget(t *testing.T) {
 		t.Errorf("after the employee signed in, the count is still spent: %v", te)
 	}
 
-	// The entry scope: 3 shared + 1 familiar wrong binds, no more.
+	// The entry scope, with every kind of attempt: 3 wrong binds in all.
 	binds := 0
-	for _, ctx := range []context.Context{context.Background(), context.Background(), context.Background(), context.Background(), familiar, familiar} {
+	for _, ctx := range []context.Context{context.Background(), context.Background(), context.Background(), familiar, familiar} {
 		done, err := th.BeginEntry(ctx, "entry-guid-1")
 		if err != nil {
 			continue
@@ -73,16 +70,83 @@ func TestFamiliarBrowserBudget(t *testing.T) {
 		binds++
 		done(idp.LoginFailed)
 	}
-	if binds != 4 {
-		t.Errorf("wrong binds let through for one entry: %d, want 3 + 1", binds)
+	if binds != 3 {
+		t.Errorf("wrong binds let through for one entry: %d, want 3", binds)
 	}
 
-	off, _ := newThrottle(t, Config{MaxFailuresPerAccount: 3, Window: 15 * time.Minute, FamiliarBrowserFailures: -1})
-	for range 3 {
-		attempt(t, off, "carol", "203.0.113.9", idp.LoginFailed)
+	zero := 0
+	off, _ := newThrottle(t, Config{MaxFailuresPerAccount: 3, Window: 15 * time.Minute, FamiliarBrowserFailures: &zero})
+	for i := range 3 {
+		if te := attempt(t, off, "carol", "203.0.113.9", idp.LoginFailed); te != nil {
+			t.Fatalf("familiar_browser_failures 0: failure %d refused: %v", i+1, te)
+		}
 	}
 	if te := attemptCtx(t, familiar, off, "carol", "10.0.0.1", idp.LoginSucceeded); te == nil {
-		t.Error("familiar_browser_failures -1: a familiar browser still got a budget")
+		t.Error("familiar_browser_failures 0: a familiar browser got past the limit")
+	}
+}
+
+// TestFamiliarBudgetKeepsADBelowThreshold models AD's bad-password count
+// (reset Window after the last wrong password) over a sequence that a
+// budget of its own would let slide: a stranger's 3 tries, the employee's
+// mistake 10 minutes later from a familiar browser, the stranger again when
+// the first window ends. AD must never see more than 3.
+func TestFamiliarBudgetKeepsADBelowThreshold(t *testing.T) {
+	const w = 15 * time.Minute
+	one := 1
+	th, clk := newThrottle(t, Config{MaxFailuresPerAccount: 3, Window: w, FamiliarBrowserFailures: &one})
+	familiar := idp.WithFamiliarBrowser(context.Background())
+	count, most, last := 0, 0, time.Time{}
+	bind := func(ctx context.Context) {
+		done, err := th.BeginEntry(ctx, "guid:alice")
+		if err != nil {
+			return
+		}
+		if !last.IsZero() && clk.now().Sub(last) >= w {
+			count = 0
+		}
+		count++
+		last = clk.now()
+		most = max(most, count)
+		done(idp.LoginFailed)
+	}
+	for range 3 {
+		bind(context.Background())
+	}
+	clk.add(10 * time.Minute)
+	bind(familiar)
+	clk.add(5*time.Minute + time.Second)
+	for range 3 {
+		bind(context.Background())
+	}
+	clk.add(w)
+	for range 3 {
+		bind(familiar)
+	}
+	if most > 3 {
+		t.Errorf("AD saw %d wrong passwords in one of its windows, want at most 3", most)
+	}
+}
+
+// TestFamiliarConfig: the default keeps 1 of 3 and none of 1; a budget
+// that would leave other browsers nothing is refused.
+func TestFamiliarConfig(t *testing.T) {
+	for _, tc := range []struct {
+		max, want int
+	}{{3, 1}, {2, 1}, {1, 0}} {
+		c := Config{MaxFailuresPerAccount: tc.max}
+		c.SetDefaults()
+		if got := c.familiarKept(); got != tc.want || len(c.Validate()) != 0 {
+			t.Errorf("max %d: kept %d (want %d), problems %v", tc.max, got, tc.want, c.Validate())
+		}
+	}
+	three, neg := 3, -1
+	for _, n := range []*int{&three, &neg} {
+		c := Config{MaxFailuresPerAccount: 3, FamiliarBrowserFailures: n}
+		c.SetDefaults()
+		if ps := c.Validate(); len(ps) != 1 || ps[0].Key != "familiar_browser_failures" {
+			t.Errorf("familiar_browser_failures %d of 3: problems %v", *n, ps)
+		}
 	}
 }
 

@@ -101,9 +101,6 @@ type scope struct {
 	// removes it again, so that an account that only ever signs in right
 	// keeps no record between logins.
 	created bool
-	// shared is set on a familiar browser's scope: the key of the shared
-	// scope it stands in for, whose count a success clears too.
-	shared string
 }
 
 // Begin implements idp.LoginThrottle.
@@ -173,19 +170,6 @@ func (t *Throttle) begin(ctx context.Context, scopes []*scope) (func(idp.LoginOu
 			return nil, fmt.Errorf("throttle: %w", err)
 		}
 		if blocked {
-			// The shared count is spent; a browser in which this name
-			// signed in before has a small budget of its own.
-			if fs := t.familiarScope(ctx, s); fs != nil {
-				fblocked, _, err := t.reserve(ctx, fs)
-				if err != nil {
-					release()
-					return nil, fmt.Errorf("throttle: %w", err)
-				}
-				if !fblocked {
-					reserved = append(reserved, fs)
-					continue
-				}
-			}
 			release()
 			return nil, &idp.ThrottledError{RetryAfter: retry, Scope: s.name}
 		}
@@ -210,9 +194,6 @@ func (t *Throttle) begin(ctx context.Context, scopes []*scope) (func(idp.LoginOu
 				if s.failures || s.created {
 					t.logErr(s, t.b.Delete(ctx, Bucket, windowKey(s.key)))
 				}
-				if s.shared != "" {
-					t.logErr(s, t.b.Delete(ctx, Bucket, windowKey(s.shared)))
-				}
 			default:
 				t.giveBack(ctx, s)
 			}
@@ -220,17 +201,17 @@ func (t *Throttle) begin(ctx context.Context, scopes []*scope) (func(idp.LoginOu
 	}, nil
 }
 
-// familiarScope is the budget that stands in for s when s is spent and
-// the attempt comes from a familiar browser (idp.WithFamiliarBrowser):
-// FamiliarBrowserFailures per account (or entry) and window, for all of
-// its familiar browsers together, so that the wrong passwords the
-// directory sees stay at MaxFailuresPerAccount plus that. nil when the
-// attempt is not from one, or the budget is off.
-func (t *Throttle) familiarScope(ctx context.Context, s *scope) *scope {
-	if t.cfg.FamiliarBrowserFailures < 1 || s.shared != "" || !idp.IsFamiliarBrowser(ctx) {
-		return nil
+// slots is how many of s's limit an attempt may take: all of them from a
+// familiar browser (idp.WithFamiliarBrowser), the limit less the
+// FamiliarBrowserFailures kept for those from any other. Someone else's
+// wrong passwords can then spend only the others, and the employee's own
+// browser still has its attempts, while the directory never sees more
+// than the limit.
+func (t *Throttle) slots(ctx context.Context, s *scope) int {
+	if idp.IsFamiliarBrowser(ctx) {
+		return s.limit
 	}
-	return &scope{name: s.name, key: hashKey("familiar", s.key), limit: t.cfg.FamiliarBrowserFailures, shared: s.key}
+	return max(1, s.limit-t.cfg.familiarKept())
 }
 
 // FamiliarToken implements idp.FamiliarBrowsers: "1.<unix time>.<MAC>",
@@ -318,7 +299,7 @@ func (t *Throttle) reserve(ctx context.Context, s *scope) (blocked bool, retry t
 	}
 	s.window, s.failures, s.created = id, !last.IsZero(), created
 	exp := t.now().Add(t.horizon())
-	for i := 1; i <= s.limit; i++ {
+	for i := 1; i <= t.slots(ctx, s); i++ {
 		k := []byte("s|" + s.key + "|" + id + "|" + strconv.Itoa(i))
 		ok, err := t.b.PutIfAbsent(ctx, Bucket, k, []byte{'1'}, exp)
 		if err != nil {

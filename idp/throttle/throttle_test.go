@@ -29,8 +29,14 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// newThrottle keeps no attempts for familiar browsers unless cfg says
+// (FamiliarBrowserFailures nil: 0), so that the limits are tested whole.
 func newThrottle(t *testing.T, cfg Config, opts ...Option) (*Throttle, *clock) {
 	t.Helper()
+	if cfg.FamiliarBrowserFailures == nil {
+		zero := 0
+		cfg.FamiliarBrowserFailures = &zero
+	}
 	clk := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
 	b := memory.New(memory.WithClock(clk.now), memory.WithSweepInterval(-1))
 	t.Cleanup(func() { b.Close() })
