@@ -28,6 +28,7 @@ const (
 // use them as labels.
 const (
 	ReasonPassword             = "password"              // success with the form
+	ReasonPasswordAPI          = "password_api"          // success through an SP's login API (mail clients)
 	ReasonSSOSession           = "sso_session"           // success through a live session
 	ReasonInvalidCredentials   = "invalid_credentials"   // wrong password or unknown user
 	ReasonThrottled            = "throttled"             // too many attempts

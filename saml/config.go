@@ -124,6 +124,12 @@ type ServiceProviderConfig struct {
 	// the metadata. Default none: Single Logout requests are then answered
 	// unverified.
 	CertificateFile string `yaml:"certificate_file"`
+	// LoginAPIFrom turns on NAVER WORKS's IMAP/CalDAV login API
+	// (/saml/api/login) for this naverworks SP, for callers from these
+	// addresses or networks (CIDR): NAVER WORKS's servers. Anyone else
+	// could use the API to try passwords without the login page's
+	// per-address limit. Default none: the API is off.
+	LoginAPIFrom []string `yaml:"login_api_from"`
 }
 
 // SetDefaults fills zero values with the documented defaults.
@@ -313,6 +319,15 @@ func (s ServiceProviderConfig) validate() idp.Problems {
 		}
 		if m, err := newACSMatcher(s.ACSAllowed); err == nil && s.DefaultACS != "" && m.check(s.DefaultACS) != nil {
 			ps.Addf("default_acs", "%q is not allowed by acs_allowed", s.DefaultACS)
+		}
+	}
+	for j, a := range s.LoginAPIFrom {
+		if s.Profile != ProfileNaverWorks {
+			ps.Addf("login_api_from", "only a naverworks SP has the login API; remove it")
+			break
+		}
+		if _, err := parsePrefix(a); err != nil {
+			ps.Addf(fmt.Sprintf("login_api_from[%d]", j), "%q is not an IP address or CIDR network (e.g. 203.0.113.0/24)", a)
 		}
 	}
 	if s.CertificateFile != "" && s.Profile != ProfileMetadata {

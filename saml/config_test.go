@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -169,6 +170,30 @@ func TestCertificateFileProblems(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("%s profile: no %s problem in %v", tc.sp.Profile, tc.want, c.Validate())
+		}
+	}
+}
+
+// TestLoginAPIFromProblems: login_api_from takes addresses and CIDR
+// networks, on a naverworks SP only.
+func TestLoginAPIFromProblems(t *testing.T) {
+	ok := ServiceProviderConfig{Profile: ProfileNaverWorks, Domain: "acme.example", LoginAPIFrom: []string{"203.0.113.0/24", "2001:db8::1"}}
+	for _, tc := range []struct {
+		sp   ServiceProviderConfig
+		want string
+	}{
+		{ok, ""},
+		{ServiceProviderConfig{Profile: ProfileNaverWorks, Domain: "acme.example", LoginAPIFrom: []string{"203.0.113.0/33"}}, "login_api_from[0]"},
+		{ServiceProviderConfig{Profile: ProfileWorkplace, Company: "acme", LoginAPIFrom: []string{"203.0.113.1"}}, "login_api_from"},
+	} {
+		c := Config{Signing: SigningConfig{InsecureEphemeralKey: true}, ServiceProviders: []ServiceProviderConfig{tc.sp}}
+		c.SetDefaults()
+		var keys []string
+		for _, p := range c.Validate() {
+			keys = append(keys, p.Key)
+		}
+		if (tc.want == "") != (len(keys) == 0) || (tc.want != "" && !slices.Contains(keys, "service_providers[0]."+tc.want)) {
+			t.Errorf("%+v: problems %v, want %q", tc.sp.LoginAPIFrom, keys, tc.want)
 		}
 	}
 }

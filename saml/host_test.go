@@ -51,6 +51,23 @@ type fakeHost struct {
 	ended   int
 	begun   []idp.Flow
 	proto   server.Protocol
+	// passwords are what PasswordLogin accepts (user -> password); each
+	// user signs in as testSession's identity with that Username.
+	passwords map[string]string
+	checked   []idp.Flow // PasswordLogin calls
+}
+
+// PasswordLogin implements server.PasswordChecker.
+func (h *fakeHost) PasswordLogin(_ echo.Context, f idp.Flow, user, pass string) (idp.Identity, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.checked = append(h.checked, f)
+	if want, ok := h.passwords[user]; !ok || want != pass || pass == "" {
+		return idp.Identity{}, server.ErrWrongPassword
+	}
+	id := testSession(h.now).Identity
+	id.Username = user
+	return id, nil
 }
 
 func newFakeHost(t *testing.T) *fakeHost {

@@ -145,6 +145,7 @@ func (p *Provider) Register(e *echo.Echo, h server.Host) {
 	e.GET(PathCertificate, p.handleCertificate)
 	e.GET(PathNextCertificate, p.handleNextCertificate)
 	e.GET(PathLogout, p.handleLogout)
+	e.POST(PathLoginAPI, p.handleLoginAPI)
 }
 
 // EntityID is the IdP entity ID (configured, or public URL + /saml/metadata).

@@ -3,6 +3,7 @@ package saml
 import (
 	"crypto/x509"
 	"fmt"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -31,6 +32,36 @@ type serviceProvider struct {
 	// sloResponse is where the SP's metadata takes LogoutResponses
 	// (HTTP-Redirect); "" when it names none.
 	sloResponse string
+	// loginAPIFrom are the networks that may call the login API (none:
+	// it is off for this SP).
+	loginAPIFrom []netip.Prefix
+}
+
+// parsePrefix reads an address or a CIDR network.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// loginAPIAllowed reports whether ip may call the login API for sp.
+func (sp *serviceProvider) loginAPIAllowed(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range sp.loginAPIFrom {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 type attributeMapping struct {
@@ -109,6 +140,13 @@ func newRegistry(cfgs []ServiceProviderConfig) (*registry, error) {
 				return nil, fmt.Errorf("saml: service_providers[%d].acs_allowed: %w", i, err)
 			}
 			sp.matcher = m
+			for _, a := range c.LoginAPIFrom {
+				pfx, err := parsePrefix(a)
+				if err != nil {
+					return nil, fmt.Errorf("saml: service_providers[%d].login_api_from: %q: %w", i, a, err)
+				}
+				sp.loginAPIFrom = append(sp.loginAPIFrom, pfx)
+			}
 			if c.CertificateFile != "" {
 				cert, err := certs.LoadCertificate(c.CertificateFile)
 				if err != nil {

@@ -42,6 +42,9 @@ var (
 	// statusOtherPrincipal: the request named a Subject, and the employee
 	// who signed in is someone else.
 	statusOtherPrincipal = status{crewjam.StatusResponder, crewjam.StatusUnknownPrincipal}
+	// statusAuthnFailed: the login API's password was wrong (or the
+	// account paused or refused: the SP is told no more than that).
+	statusAuthnFailed = status{crewjam.StatusResponder, crewjam.StatusAuthnFailed}
 )
 
 // builder makes signed Responses. It holds no clock or randomness: both are

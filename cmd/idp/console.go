@@ -168,6 +168,9 @@ func consoleValues(cfg *config.Config, showSecrets bool, now time.Time) (*consol
 			if fp.Key != "" {
 				fields = append(fields, fp, exp)
 			}
+			if len(sp.LoginAPIFrom) > 0 {
+				fields = append(fields, consoleField{"login_api_url", "IMAP/CalDAV login API", "IMAP/CalDAV 로그인 API", pub + saml.PathLoginAPI, "NAVER WORKS"})
+			}
 			out.ServiceProviders = append(out.ServiceProviders, consoleSP{Name: sp.Name, Mode: "saml", Profile: sp.Profile, Fields: fields})
 		}
 	}

@@ -381,3 +381,77 @@ func (s *Server) logoHandler(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
 	return c.Blob(http.StatusOK, s.logoType, s.logo)
 }
+
+// PasswordChecker is implemented by the Server for protocols with a login
+// API that an SP's server calls on a client's behalf, with the password
+// in the request (NAVER WORKS's IMAP/CalDAV login API): no page, no
+// session.
+type PasswordChecker interface {
+	// PasswordLogin checks username and password as the login form does:
+	// the throttle counts it per account and per directory entry (not
+	// per address: the caller is the SP's server, which every employee's
+	// mail client shares), and it is audited and logged like a login for
+	// f's SP and protocol (nothing else of f is used, and nothing is
+	// stored). It returns the identity, or ErrWrongPassword, an
+	// *idp.ThrottledError, an *idp.AccountError, or another error when
+	// the directory or the throttle's store failed.
+	PasswordLogin(c echo.Context, f idp.Flow, username, password string) (idp.Identity, error)
+}
+
+var _ PasswordChecker = (*Server)(nil)
+
+// ErrWrongPassword is PasswordLogin's answer to a wrong password, an
+// unknown user or an empty field (indistinguishable, as on the page).
+var ErrWrongPassword = errors.New("server: wrong password or unknown user")
+
+// PasswordLogin implements PasswordChecker.
+func (s *Server) PasswordLogin(c echo.Context, flow idp.Flow, username, password string) (idp.Identity, error) {
+	ctx := c.Request().Context()
+	username = strings.TrimSpace(username)
+	logAttrs := []any{"request_id", requestID(c), "user", username, "ip", c.RealIP(), "sp", flow.SP, "via", "api"}
+	if username == "" || password == "" {
+		s.log.Info("login_failed", append(logAttrs, "reason", "missing_fields")...)
+		return idp.Identity{}, ErrWrongPassword
+	}
+	done := func(idp.LoginOutcome) {}
+	if s.throttle != nil {
+		d, err := s.throttle.Begin(ctx, username, "")
+		if err != nil {
+			var te *idp.ThrottledError
+			if errors.As(err, &te) {
+				s.log.Warn("login_throttled", append(logAttrs, "scope", te.Scope, "retry_after_s", int(te.RetryAfter.Seconds()))...)
+				s.observer.Throttled("login")
+				s.audit(c, flow, username, nil, idp.AuditFailure, idp.ReasonThrottled)
+			}
+			return idp.Identity{}, err
+		}
+		done = d
+	}
+	actx, cancel := context.WithTimeout(ctx, s.sess.LoginTimeout)
+	defer cancel()
+	id, ok, err := s.auth.Authenticate(actx, username, password)
+	done(loginOutcome(ok, err))
+	var te *idp.ThrottledError
+	switch ae, isAccount := idp.IsAccountError(err); {
+	case isAccount:
+		s.log.Info("login_refused", append(logAttrs, "reason", string(ae.State), "detail", ae.Reason)...)
+		s.audit(c, flow, username, ae.Identity, idp.AuditDenied, string(ae.State))
+		return idp.Identity{}, err
+	case errors.As(err, &te):
+		s.log.Warn("login_throttled", append(logAttrs, "scope", te.Scope, "retry_after_s", int(te.RetryAfter.Seconds()))...)
+		s.observer.Throttled("login")
+		s.audit(c, flow, username, nil, idp.AuditFailure, idp.ReasonThrottled)
+		return idp.Identity{}, err
+	case err != nil:
+		s.log.Error("login_directory_unavailable", append(logAttrs, "err", err)...)
+		s.audit(c, flow, username, nil, idp.AuditError, idp.ReasonDirectoryUnavailable)
+		return idp.Identity{}, err
+	case !ok:
+		s.log.Info("login_failed", append(logAttrs, "reason", "invalid_credentials")...)
+		s.audit(c, flow, username, nil, idp.AuditFailure, idp.ReasonInvalidCredentials)
+		return idp.Identity{}, ErrWrongPassword
+	}
+	s.log.Info("login_succeeded", logAttrs...)
+	s.audit(c, flow, username, &id, idp.AuditSuccess, idp.ReasonPasswordAPI)
+	return id, nil
+}
