@@ -49,6 +49,11 @@ func (p *Provider) handleLoginAPI(c echo.Context) error {
 		log.Info("saml_api_request_refused", "request_id", rid, "reason", desc)
 		return c.JSON(status, apiError{Error: code, Description: desc})
 	}
+	// Only listed callers learn anything, even why a request is refused.
+	if !p.reg.loginAPIAllowed(c.RealIP()) {
+		log.Info("saml_api_request_refused", "request_id", rid, "reason", "caller not in any login_api_from", "ip", c.RealIP())
+		return c.JSON(http.StatusForbidden, apiError{Error: "access_denied", Description: "forbidden"})
+	}
 	checker, ok := h.(server.PasswordChecker)
 	if !ok {
 		return bad(http.StatusNotImplemented, "unsupported", "this server cannot check passwords for an API")
@@ -85,7 +90,12 @@ func (p *Provider) handleLoginAPI(c echo.Context) error {
 	if !v.sp.loginAPIAllowed(c.RealIP()) {
 		// An open API would let anyone try passwords without the login
 		// page's per-address limit.
-		return bad(http.StatusForbidden, "unauthorized_client", "the login API is off for SP "+v.sp.name+" or not open to "+c.RealIP()+" (saml.service_providers[].login_api_from)")
+		return bad(http.StatusForbidden, "access_denied", "the caller may not use the login API for this SP")
+	}
+	if v.payload.Subject != "" {
+		// The Subject could only be compared after the password check,
+		// and the answer would then tell whose password it was.
+		return bad(http.StatusBadRequest, "invalid_request", "the login API takes no Subject in the AuthnRequest")
 	}
 	until := v.req.IssueInstant.Add(p.cfg.ClockSkew).Add(p.cfg.ClockSkew)
 	first, err := h.Store().FirstUse(r.Context(), replayNamespace, v.sp.entityID+"\n"+v.req.ID, until)
@@ -111,12 +121,6 @@ func (p *Provider) handleLoginAPI(c echo.Context) error {
 		return c.JSON(http.StatusServiceUnavailable, apiError{Error: "temporarily_unavailable", Description: "the directory did not answer; try again later"})
 	}
 	sess := idp.Session{ID: idp.NewID(p.rand()), Identity: id, AuthTime: now, ExpiresAt: now.Add(p.cfg.AssertionLifetime)}
-	if v.payload.Subject != "" && !strings.EqualFold(strings.TrimSpace(id.Attribute(v.sp.nameIDAttr)), v.payload.Subject) {
-		log.Warn("saml_subject_mismatch", "request_id", rid, "sp", v.sp.name, "user", id.Username, "saml_request_id", v.req.ID)
-		return p.apiAnswer(c, v, func() ([]byte, error) {
-			return p.builder().failure(now, p.rand(), v.payload.ACS, v.req.ID, statusOtherPrincipal)
-		})
-	}
 	return p.apiAnswer(c, v, func() ([]byte, error) {
 		xml, err := p.builder().success(now, p.rand(), v.sp, v.payload, sess)
 		if err == nil {

@@ -116,6 +116,13 @@ func TestLoginAPI(t *testing.T) {
 		from []string
 	}{
 		{"not from NAVER WORKS's servers", apiForm("hong@acme.example", "Hong!2345", worksRequest(env, "id-api-5").xml(), ""), http.StatusForbidden, []string{"203.0.113.9:4000"}},
+		{"not from NAVER WORKS's servers, and a bad request", func() url.Values {
+			r := worksRequest(env, "id-api-6")
+			r.ACS = "https://evil.example/acs"
+			return apiForm("hong@acme.example", "x", r.xml(), "")
+		}(), http.StatusForbidden, []string{"203.0.113.9:4000"}},
+		{"a Subject", apiForm("hong@acme.example", "Hong!2345", strings.Replace(worksRequest(env, "id-api-7").xml(), "<saml2p:NameIDPolicy",
+			`<saml2:Subject xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion"><saml2:NameID>bob@acme.example</saml2:NameID></saml2:Subject><saml2p:NameIDPolicy`, 1), ""), http.StatusBadRequest, nil},
 		{"replayed request ID", apiForm("hong@acme.example", "Hong!2345", worksRequest(env, "id-api-1").xml(), ""), http.StatusBadRequest, nil},
 		{"not Base64", url.Values{"email": {"%%%"}, "password": {"x"}, "SAMLRequest": {"x"}}, http.StatusBadRequest, nil},
 		{"no SAMLRequest", url.Values{"email": {"aG9uZw=="}, "password": {"eA=="}}, http.StatusBadRequest, nil},
@@ -135,6 +142,9 @@ func TestLoginAPI(t *testing.T) {
 			}
 			if len(env.h.checked) != before {
 				t.Error("the password was checked for a refused request")
+			}
+			if tc.want == http.StatusForbidden && e.Description != "forbidden" && tc.from != nil {
+				t.Errorf("a caller not listed learns %q", e.Description)
 			}
 		})
 	}

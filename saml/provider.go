@@ -148,6 +148,12 @@ func (p *Provider) Register(e *echo.Echo, h server.Host) {
 	e.POST(PathLoginAPI, p.handleLoginAPI)
 }
 
+var _ server.BackChannel = (*Provider)(nil)
+
+// BackChannelPaths implements server.BackChannel: NAVER WORKS's servers
+// call the login API, and it does not wait behind browsers.
+func (p *Provider) BackChannelPaths() []string { return []string{PathLoginAPI} }
+
 // EntityID is the IdP entity ID (configured, or public URL + /saml/metadata).
 func (p *Provider) EntityID() string {
 	if p.cfg.EntityID != "" {

@@ -49,6 +49,16 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
+// loginAPIAllowed reports whether ip may call the login API for some SP.
+func (r *registry) loginAPIAllowed(ip string) bool {
+	for _, sp := range r.all {
+		if sp.loginAPIAllowed(ip) {
+			return true
+		}
+	}
+	return false
+}
+
 // loginAPIAllowed reports whether ip may call the login API for sp.
 func (sp *serviceProvider) loginAPIAllowed(ip string) bool {
 	a, err := netip.ParseAddr(ip)

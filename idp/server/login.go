@@ -252,11 +252,10 @@ func (s *Server) beginAttempt(ctx context.Context, c echo.Context, username stri
 	return s.throttle.Begin(ctx, username, c.RealIP())
 }
 
-// knownCookie marks a browser in which an account signed in: while
-// someone else's wrong passwords have spent that account's count, the
-// throttle gives such a browser a small budget of its own
-// (idp.FamiliarBrowsers), so the employee is not locked out of every SP
-// by anyone who knows the login name.
+// knownCookie marks a browser in which an account signed in: the
+// throttle keeps part of the account's attempts for such browsers
+// (idp.FamiliarBrowsers), so that someone else's wrong passwords cannot
+// lock the employee out of every SP.
 const knownCookie = "idp_known"
 
 // knownCookieName is knownCookie with the __Host- prefix on https, as the
@@ -422,6 +421,8 @@ func (s *Server) PasswordLogin(c echo.Context, flow idp.Flow, username, password
 				s.log.Warn("login_throttled", append(logAttrs, "scope", te.Scope, "retry_after_s", int(te.RetryAfter.Seconds()))...)
 				s.observer.Throttled("login")
 				s.audit(c, flow, username, nil, idp.AuditFailure, idp.ReasonThrottled)
+			} else {
+				s.log.Error("login_throttle_failed", append(logAttrs, "err", err)...)
 			}
 			return idp.Identity{}, err
 		}
@@ -441,6 +442,10 @@ func (s *Server) PasswordLogin(c echo.Context, flow idp.Flow, username, password
 		s.log.Warn("login_throttled", append(logAttrs, "scope", te.Scope, "retry_after_s", int(te.RetryAfter.Seconds()))...)
 		s.observer.Throttled("login")
 		s.audit(c, flow, username, nil, idp.AuditFailure, idp.ReasonThrottled)
+		return idp.Identity{}, err
+	case err != nil && errors.Is(ctx.Err(), context.Canceled):
+		// The caller hung up while the directory was asked: no outage.
+		s.log.Info("login_abandoned", append(logAttrs, "err", err)...)
 		return idp.Identity{}, err
 	case err != nil:
 		s.log.Error("login_directory_unavailable", append(logAttrs, "err", err)...)

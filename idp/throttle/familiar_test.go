@@ -183,3 +183,45 @@ func TestFamiliarToken(t *testing.T) {
 		t.Error("token accepted after FamiliarLifetime")
 	}
 }
+
+// TestFailureAcrossASuccess: an attempt that took its slot before a right
+// password reset the account, and fails after attempts in the next window
+// failed, counts in that next window; it used to write its old window
+// back, which forgot the new window's failures and let more wrong
+// passwords through. What the directory sees after the success is bounded
+// by the limit plus the attempts that were already in flight then (their
+// binds were under way; nothing can take them back).
+func TestFailureAcrossASuccess(t *testing.T) {
+	for _, kept := range []int{1, 0} {
+		th, _ := newThrottle(t, Config{MaxFailuresPerAccount: 3, FamiliarBrowserFailures: &kept})
+		stranger, familiar := context.Background(), idp.WithFamiliarBrowser(context.Background())
+		try := func(ctx context.Context) func(idp.LoginOutcome) {
+			d, err := th.Begin(ctx, "alice", "")
+			if err != nil {
+				return nil
+			}
+			return d
+		}
+		try(stranger)(idp.LoginFailed)
+		inFlight := try(stranger)
+		try(familiar)(idp.LoginSucceeded) // the directory's count starts again
+		after := 0
+		for range 3 {
+			if d := try(stranger); d != nil {
+				d(idp.LoginFailed)
+				after++
+			}
+		}
+		inFlight(idp.LoginFailed)
+		after++
+		for _, ctx := range []context.Context{stranger, familiar, stranger, familiar} {
+			if d := try(ctx); d != nil {
+				d(idp.LoginFailed)
+				after++
+			}
+		}
+		if after > 3+1 {
+			t.Errorf("familiar_browser_failures %d: %d wrong passwords after the success, want at most the limit 3 and the 1 in flight", kept, after)
+		}
+	}
+}

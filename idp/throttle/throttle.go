@@ -373,11 +373,52 @@ func parseWindow(v []byte) (string, time.Time, error) {
 }
 
 // failed keeps the attempt's reservation and slides the window to end
-// Window after this failure.
+// Window after this failure. When a right password ended the attempt's
+// window while it was in flight (and other attempts may have started
+// another), the failure belongs to the window now current: the directory
+// saw this wrong password after that success, and so must the count. It
+// then takes a free slot there, and the old window is not brought back
+// (that would forget the current window's failures).
 func (t *Throttle) failed(ctx context.Context, s *scope) {
 	now := t.now()
-	v := []byte(s.window + "|" + strconv.FormatInt(now.UnixNano(), 10))
-	t.logErr(s, t.b.Put(ctx, Bucket, windowKey(s.key), v, now.Add(t.cfg.Window)))
+	id := s.window
+	v, err := t.b.Get(ctx, Bucket, windowKey(s.key))
+	switch {
+	case err == nil:
+		if cur, _, perr := parseWindow(v); perr == nil && cur != s.window {
+			id = cur
+			t.takeLateSlot(ctx, s, cur, now)
+		}
+	case errors.Is(err, idp.ErrNotFound):
+		// No window now: a success removed it and none has started since
+		// (or it was never stored): this failure starts the next one.
+		if id, err = newWindowID(); err != nil {
+			t.logErr(s, err)
+			return
+		}
+		t.takeLateSlot(ctx, s, id, now)
+	default:
+		t.logErr(s, err)
+	}
+	w := []byte(id + "|" + strconv.FormatInt(now.UnixNano(), 10))
+	t.logErr(s, t.b.Put(ctx, Bucket, windowKey(s.key), w, now.Add(t.cfg.Window)))
+}
+
+// takeLateSlot holds a free slot of window id for a failure that started
+// in an earlier window; when none is free the window is at its limit
+// already.
+func (t *Throttle) takeLateSlot(ctx context.Context, s *scope, id string, now time.Time) {
+	exp := now.Add(t.horizon())
+	for i := 1; i <= s.limit; i++ {
+		ok, err := t.b.PutIfAbsent(ctx, Bucket, []byte("s|"+s.key+"|"+id+"|"+strconv.Itoa(i)), []byte{'1'}, exp)
+		if err != nil {
+			t.logErr(s, err)
+			return
+		}
+		if ok {
+			return
+		}
+	}
 }
 
 // giveBack frees the slot of an attempt that was not a failure.
