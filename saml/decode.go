@@ -337,17 +337,28 @@ func ParseAuthnRequest(doc []byte) (*crewjam.AuthnRequest, error) {
 // the tokens whose round-trip checks learnRoundTrips may remember, once
 // the request is known to be valid.
 func parseAuthnRequest(doc []byte) (*crewjam.AuthnRequest, []string, error) {
-	g, err := newXMLGuard(doc)
+	var req crewjam.AuthnRequest
+	learned, err := decodeChecked(doc, &req, "an AuthnRequest")
 	if err != nil {
 		return nil, nil, err
 	}
-	var req crewjam.AuthnRequest
-	derr := xml.NewTokenDecoder(g).Decode(&req)
+	return &req, learned, nil
+}
+
+// decodeChecked decodes doc into v (what names it, for the error) from
+// the tokens the XML checks passed, in one pass, and returns the keys
+// learnRoundTrips may remember.
+func decodeChecked(doc []byte, v any, what string) ([]string, error) {
+	g, err := newXMLGuard(doc)
+	if err != nil {
+		return nil, err
+	}
+	derr := xml.NewTokenDecoder(g).Decode(v)
 	if err := g.finish(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if derr != nil {
-		return nil, nil, fmt.Errorf("%w: not an AuthnRequest: %v", ErrMalformed, derr)
+		return nil, fmt.Errorf("%w: not %s: %v", ErrMalformed, what, derr)
 	}
-	return &req, g.learned, nil
+	return g.learned, nil
 }

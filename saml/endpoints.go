@@ -104,7 +104,7 @@ func (p *Provider) handleLogout(c echo.Context) error {
 	_, hadSession := h.EndSession(c)
 	params, perr := parseRawParams(c.Request().URL.RawQuery)
 	if _, slo := params["SAMLRequest"]; slo && perr == nil {
-		return p.handleSLO(c, hadSession)
+		return p.handleSLO(c, params, hadSession)
 	}
 	target := ""
 	if perr == nil {
@@ -120,11 +120,10 @@ func (p *Provider) handleLogout(c echo.Context) error {
 }
 
 func (p *Provider) logoutRedirectAllowed(u string) bool {
-	if checkURLSyntax(u) != nil {
-		return false
+	for _, sp := range p.reg.all {
+		if sp.logoutURLAllowed(u) {
+			return true
+		}
 	}
-	if port := portOf(u); port != "" && port != "443" {
-		return false
-	}
-	return p.reg.logoutAllowed(hostOf(u))
+	return false
 }

@@ -97,8 +97,7 @@ func (p *Provider) handleLoginAPI(c echo.Context) error {
 		// and the answer would then tell whose password it was.
 		return bad(http.StatusBadRequest, "invalid_request", "the login API takes no Subject in the AuthnRequest")
 	}
-	until := v.req.IssueInstant.Add(p.cfg.ClockSkew).Add(p.cfg.ClockSkew)
-	first, err := h.Store().FirstUse(r.Context(), replayNamespace, v.sp.entityID+"\n"+v.req.ID, until)
+	first, err := p.spendRequestID(c, v)
 	if err != nil {
 		log.Error("saml_replay_guard_failed", "request_id", rid, "err", err)
 		return c.JSON(http.StatusServiceUnavailable, apiError{Error: "temporarily_unavailable", Description: "try again later"})

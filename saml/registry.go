@@ -180,21 +180,17 @@ func newRegistry(cfgs []ServiceProviderConfig) (*registry, error) {
 	return r, nil
 }
 
-// logoutAllowed reports whether host is one of any SP's logout redirect
-// domains (exact, case-insensitive host match).
-func (r *registry) logoutAllowed(host string) bool {
-	for _, sp := range r.all {
-		if sp.logoutAllowed(host) {
-			return true
-		}
+// logoutURLAllowed reports whether u may be sent to after a logout for
+// this SP: a plain https URL (checkURLSyntax), on port 443, whose host is
+// one of the SP's logout redirect domains (exact, case-insensitive).
+func (sp *serviceProvider) logoutURLAllowed(u string) bool {
+	if checkURLSyntax(u) != nil {
+		return false
 	}
-	return false
-}
-
-// logoutAllowed reports whether host is one of this SP's logout redirect
-// domains (exact, case-insensitive host match).
-func (sp *serviceProvider) logoutAllowed(host string) bool {
-	host = strings.ToLower(host)
+	if port := portOf(u); port != "" && port != "443" {
+		return false
+	}
+	host := strings.ToLower(hostOf(u))
 	for _, d := range sp.logoutDomains {
 		if d == host {
 			return true

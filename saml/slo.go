@@ -5,7 +5,6 @@ import (
 	"compress/flate"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
@@ -43,12 +42,13 @@ type logoutRequest struct {
 	target  string // redirect_uri, allowed for sp
 }
 
-// handleSLO answers a LogoutRequest. The session has already ended.
-func (p *Provider) handleSLO(c echo.Context, hadSession bool) error {
+// handleSLO answers a LogoutRequest; params are the query's. The session
+// has already ended.
+func (p *Provider) handleSLO(c echo.Context, params map[string]rawParam, hadSession bool) error {
 	h := p.host
 	rid := server.RequestID(c)
 	now := h.Now()
-	lr, err := p.validateLogout(c, now)
+	lr, err := p.validateLogout(c, params, now)
 	if err != nil {
 		h.Logger().Info("saml_logout_request_refused", "request_id", rid, "had_session", hadSession, "reason", err.Error())
 		return h.ErrorPage(c, http.StatusBadRequest, "saml_logout_refused")
@@ -65,7 +65,7 @@ func (p *Provider) handleSLO(c echo.Context, hadSession bool) error {
 }
 
 // validateLogout reads and checks the LogoutRequest of the query.
-func (p *Provider) validateLogout(c echo.Context, now time.Time) (*logoutRequest, error) {
+func (p *Provider) validateLogout(c echo.Context, params map[string]rawParam, now time.Time) (*logoutRequest, error) {
 	in, err := readInbound(c.Request())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errSLO, err)
@@ -74,17 +74,9 @@ func (p *Provider) validateLogout(c echo.Context, now time.Time) (*logoutRequest
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errSLO, err)
 	}
-	g, err := newXMLGuard(doc)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errSLO, err)
-	}
 	var req crewjam.LogoutRequest
-	derr := xml.NewTokenDecoder(g).Decode(&req)
-	if err := g.finish(); err != nil {
+	if _, err := decodeChecked(doc, &req, "a LogoutRequest"); err != nil {
 		return nil, fmt.Errorf("%w: %v", errSLO, err)
-	}
-	if derr != nil {
-		return nil, fmt.Errorf("%w: not a LogoutRequest: %v", errSLO, derr)
 	}
 	if req.Issuer == nil {
 		return nil, fmt.Errorf("%w: no Issuer", errSLO)
@@ -118,10 +110,8 @@ func (p *Provider) validateLogout(c echo.Context, now time.Time) (*logoutRequest
 	// WORKS sends it) on one of the SP's logout_redirect_domains.
 	target := sp.sloResponse
 	if target == "" {
-		params, _ := parseRawParams(c.Request().URL.RawQuery)
 		target = params["redirect_uri"].value
-		if target == "" || checkURLSyntax(target) != nil || !strings.HasPrefix(target, "https://") ||
-			(portOf(target) != "" && portOf(target) != "443") || !sp.logoutAllowed(hostOf(target)) {
+		if !sp.logoutURLAllowed(target) {
 			return nil, fmt.Errorf("%w: redirect_uri %q is not on the SP's logout_redirect_domains", errSLO, truncateForLog(target))
 		}
 	}
@@ -167,25 +157,25 @@ func (p *Provider) logoutResponse(now time.Time, lr *logoutRequest) (string, err
 	if err != nil {
 		return "", err
 	}
-	var x bytes.Buffer
-	x.WriteString(`<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="`)
-	x.WriteString(id)
-	x.WriteString(`" Version="2.0" IssueInstant="`)
-	x.WriteString(now.UTC().Format(timeLayout))
-	x.WriteString(`" Destination="`)
-	xmlAttr(&x, lr.target)
-	x.WriteString(`" InResponseTo="`)
-	xmlAttr(&x, lr.id)
-	x.WriteString(`"><saml:Issuer>`)
-	xmlAttr(&x, p.EntityID())
-	x.WriteString(`</saml:Issuer><samlp:Status><samlp:StatusCode Value="` + crewjam.StatusSuccess + `"/></samlp:Status></samlp:LogoutResponse>`)
+	var x xmlWriter
+	x.open("samlp:LogoutResponse")
+	x.attr("xmlns:samlp", nsProtocol)
+	x.attr("ID", id)
+	x.attr("Version", "2.0")
+	x.attrTime("IssueInstant", now.UTC())
+	x.attr("Destination", lr.target)
+	x.attr("InResponseTo", lr.id)
+	x.gt()
+	x.issuer(p.EntityID(), true)
+	x.status(status{top: crewjam.StatusSuccess})
+	x.end("samlp:LogoutResponse")
 
 	var z bytes.Buffer
 	fw, err := flate.NewWriter(&z, flate.DefaultCompression)
 	if err != nil {
 		return "", err
 	}
-	if _, err := fw.Write(x.Bytes()); err != nil {
+	if _, err := fw.Write(x.b); err != nil {
 		return "", err
 	}
 	if err := fw.Close(); err != nil {
@@ -207,11 +197,6 @@ func (p *Provider) logoutResponse(now time.Time, lr *logoutRequest) (string, err
 		sep = "&"
 	}
 	return lr.target + sep + q, nil
-}
-
-// xmlAttr writes s escaped for an XML attribute or text.
-func xmlAttr(b *bytes.Buffer, s string) {
-	_ = xml.EscapeText(b, []byte(s))
 }
 
 func truncateForLog(s string) string {

@@ -37,12 +37,7 @@ func (p *Provider) handleSSO(c echo.Context) error {
 	if rerr != nil {
 		return p.refuse(c, in, rerr)
 	}
-	ctx := c.Request().Context()
-	// The ID is remembered until the request could no longer pass the
-	// IssueInstant check, so a replay is refused for as long as it matters.
-	// It is recorded last, so a forged request cannot burn a real ID.
-	until := v.req.IssueInstant.Add(p.cfg.ClockSkew).Add(p.cfg.ClockSkew)
-	first, err := h.Store().FirstUse(ctx, replayNamespace, v.sp.entityID+"\n"+v.req.ID, until)
+	first, err := p.spendRequestID(c, v)
 	if err != nil {
 		log.Error("saml_replay_guard_failed", "request_id", rid, "err", err)
 		return h.ErrorPage(c, http.StatusServiceUnavailable, "saml_unavailable")
@@ -78,6 +73,16 @@ func (p *Provider) handleSSO(c echo.Context) error {
 		CreatedAt:  now,
 		ExpiresAt:  now.Add(p.cfg.RequestLifetime),
 	})
+}
+
+// spendRequestID records v's ID as used, and reports whether it was the
+// first use. The ID is remembered until the request could no longer pass
+// the IssueInstant check, so a replay is refused for as long as it
+// matters. Callers spend it last, so a forged request cannot burn a real
+// ID.
+func (p *Provider) spendRequestID(c echo.Context, v *validRequest) (bool, error) {
+	until := v.req.IssueInstant.Add(p.cfg.ClockSkew).Add(p.cfg.ClockSkew)
+	return p.host.Store().FirstUse(c.Request().Context(), replayNamespace, v.sp.entityID+"\n"+v.req.ID, until)
 }
 
 func bindingName(b Binding) string {
@@ -124,12 +129,7 @@ func (p *Provider) Resume(c echo.Context, f idp.Flow, sess idp.Session) error {
 		// holds the session): SAML core §3.4.1 allows no assertion.
 		h.Logger().Warn("saml_subject_mismatch", "request_id", rid, "sp", sp.name,
 			"user", sess.Identity.Username, "saml_request_id", pl.RequestID)
-		xml, err := p.builder().failure(h.Now(), p.rand(), pl.ACS, pl.RequestID, statusOtherPrincipal)
-		if err != nil {
-			h.Logger().Error("saml_response_failed", "request_id", rid, "err", err)
-			return h.ErrorPage(c, http.StatusInternalServerError, "saml_internal_error")
-		}
-		return p.post(c, pl, sp.name, xml)
+		return p.postFailure(c, pl, sp.name, statusOtherPrincipal)
 	}
 	xml, err := p.builder().success(h.Now(), p.rand(), sp, pl, sess)
 	if errors.Is(err, errNoNameID) {
@@ -164,12 +164,18 @@ func (p *Provider) Deny(c echo.Context, f idp.Flow, ae *idp.AccountError) error 
 		state = string(ae.State)
 	}
 	h.Logger().Info("saml_request_denied", "request_id", rid, "sp", sp.name, "state", state, "saml_request_id", pl.RequestID)
-	xml, err := p.builder().failure(h.Now(), p.rand(), pl.ACS, pl.RequestID, statusDenied)
+	return p.postFailure(c, pl, sp.name, statusDenied)
+}
+
+// postFailure posts a signed Response with status st and no assertion to
+// the flow's ACS.
+func (p *Provider) postFailure(c echo.Context, pl flowPayload, spName string, st status) error {
+	xml, err := p.builder().failure(p.host.Now(), p.rand(), pl.ACS, pl.RequestID, st)
 	if err != nil {
-		h.Logger().Error("saml_response_failed", "request_id", rid, "err", err)
-		return h.ErrorPage(c, http.StatusInternalServerError, "saml_internal_error")
+		p.host.Logger().Error("saml_response_failed", "request_id", server.RequestID(c), "err", err)
+		return p.host.ErrorPage(c, http.StatusInternalServerError, "saml_internal_error")
 	}
-	return p.post(c, pl, sp.name, xml)
+	return p.post(c, pl, spName, xml)
 }
 
 // postData is what templates/saml_post.html renders.
