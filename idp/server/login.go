@@ -151,9 +151,14 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	id, ok, err := s.auth.Authenticate(actx, username, password)
 	done(loginOutcome(ok, err))
 	logAttrs := []any{"request_id", requestID(c), "user", username, "ip", c.RealIP(), "sp", flow.SP, "duration_ms", s.now().Sub(start).Milliseconds()}
+	// The authenticator's own throttle (per directory entry, whatever
+	// name was typed) refused the bind: the same page as the one above.
+	var te *idp.ThrottledError
+	if errors.As(err, &te) {
+		return s.loginThrottled(c, flow, username, te, d)
+	}
+	s.noteFailure(c, flow, username, logAttrs, ok, err)
 	if ae, isAccount := idp.IsAccountError(err); isAccount {
-		s.log.Info("login_refused", append(logAttrs, "reason", string(ae.State), "detail", ae.Reason)...)
-		s.audit(c, flow, username, ae.Identity, idp.AuditDenied, string(ae.State))
 		if ae.State == idp.StateNotPermitted && d.FlowID != "" {
 			f, terr := s.store.TakeFlow(ctx, d.FlowID)
 			if terr != nil {
@@ -170,27 +175,13 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		}
 		return s.Render(c, http.StatusForbidden, "login", d)
 	}
-	// The authenticator's own throttle (per directory entry, whatever
-	// name was typed) refused the bind: the same page as the one above.
-	var te *idp.ThrottledError
-	if errors.As(err, &te) {
-		return s.loginThrottled(c, flow, username, te, d)
-	}
 	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
-		// The browser went away while the directory was being asked (the
-		// tab closed, the network dropped): nobody to answer, and no
-		// outage to report or alert on.
-		s.log.Info("login_abandoned", append(logAttrs, "err", err)...)
-		return nil
+		return nil // nobody to answer (noteFailure logged it)
 	}
 	if err != nil {
-		s.log.Error("login_directory_unavailable", append(logAttrs, "err", err)...)
-		s.audit(c, flow, username, nil, idp.AuditError, idp.ReasonDirectoryUnavailable)
 		return s.ErrorPage(c, http.StatusServiceUnavailable, "error_unavailable")
 	}
 	if !ok {
-		s.log.Info("login_failed", append(logAttrs, "reason", "invalid_credentials")...)
-		s.audit(c, flow, username, nil, idp.AuditFailure, idp.ReasonInvalidCredentials)
 		d.ErrorKey = "login_failed"
 		return s.Render(c, http.StatusUnauthorized, "login", d)
 	}
@@ -234,13 +225,41 @@ func (s *Server) loginSubmit(c echo.Context) error {
 // server's throttle (typed name, IP) or the authenticator's (directory
 // entry): 429 with "wait N minutes", the same page whichever scope.
 func (s *Server) loginThrottled(c echo.Context, flow idp.Flow, username string, te *idp.ThrottledError, d loginData) error {
-	s.log.Warn("login_throttled", "request_id", requestID(c), "user", username, "ip", c.RealIP(),
-		"scope", te.Scope, "retry_after_s", int(te.RetryAfter.Seconds()))
-	s.observer.Throttled("login")
-	s.audit(c, flow, username, nil, idp.AuditFailure, idp.ReasonThrottled)
+	s.noteThrottled(c, flow, username, te)
 	c.Response().Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds())))
 	d.ErrorKey, d.WaitMinutes = "login_throttled", int((te.RetryAfter+time.Minute-1)/time.Minute)
 	return s.Render(c, http.StatusTooManyRequests, "login", d)
+}
+
+// noteThrottled logs, counts and audits an attempt that a throttle
+// refused; extra is added to the log line.
+func (s *Server) noteThrottled(c echo.Context, flow idp.Flow, username string, te *idp.ThrottledError, extra ...any) {
+	s.log.Warn("login_throttled", append([]any{"request_id", requestID(c), "user", username, "ip", c.RealIP(),
+		"scope", te.Scope, "retry_after_s", int(te.RetryAfter.Seconds())}, extra...)...)
+	s.observer.Throttled("login")
+	s.audit(c, flow, username, nil, idp.AuditFailure, idp.ReasonThrottled)
+}
+
+// noteFailure logs and audits an attempt that neither succeeded nor was
+// refused by a throttle: an account that may not sign in, a caller that
+// went away while the directory was asked (no outage to report or alert
+// on), a directory outage, or a wrong password. It does nothing for a
+// success.
+func (s *Server) noteFailure(c echo.Context, flow idp.Flow, username string, logAttrs []any, ok bool, err error) {
+	ae, isAccount := idp.IsAccountError(err)
+	switch {
+	case isAccount:
+		s.log.Info("login_refused", append(logAttrs, "reason", string(ae.State), "detail", ae.Reason)...)
+		s.audit(c, flow, username, ae.Identity, idp.AuditDenied, string(ae.State))
+	case err != nil && errors.Is(c.Request().Context().Err(), context.Canceled):
+		s.log.Info("login_abandoned", append(logAttrs, "err", err)...)
+	case err != nil:
+		s.log.Error("login_directory_unavailable", append(logAttrs, "err", err)...)
+		s.audit(c, flow, username, nil, idp.AuditError, idp.ReasonDirectoryUnavailable)
+	case !ok:
+		s.log.Info("login_failed", append(logAttrs, "reason", "invalid_credentials")...)
+		s.audit(c, flow, username, nil, idp.AuditFailure, idp.ReasonInvalidCredentials)
+	}
 }
 
 // beginAttempt reserves the attempt with the throttle, before the
@@ -418,9 +437,7 @@ func (s *Server) PasswordLogin(c echo.Context, flow idp.Flow, username, password
 		if err != nil {
 			var te *idp.ThrottledError
 			if errors.As(err, &te) {
-				s.log.Warn("login_throttled", append(logAttrs, "scope", te.Scope, "retry_after_s", int(te.RetryAfter.Seconds()))...)
-				s.observer.Throttled("login")
-				s.audit(c, flow, username, nil, idp.AuditFailure, idp.ReasonThrottled)
+				s.noteThrottled(c, flow, username, te, "sp", flow.SP, "via", "api")
 			} else {
 				s.log.Error("login_throttle_failed", append(logAttrs, "err", err)...)
 			}
@@ -432,28 +449,15 @@ func (s *Server) PasswordLogin(c echo.Context, flow idp.Flow, username, password
 	defer cancel()
 	id, ok, err := s.auth.Authenticate(actx, username, password)
 	done(loginOutcome(ok, err))
-	var te *idp.ThrottledError
-	switch ae, isAccount := idp.IsAccountError(err); {
-	case isAccount:
-		s.log.Info("login_refused", append(logAttrs, "reason", string(ae.State), "detail", ae.Reason)...)
-		s.audit(c, flow, username, ae.Identity, idp.AuditDenied, string(ae.State))
+	if te := (*idp.ThrottledError)(nil); errors.As(err, &te) {
+		s.noteThrottled(c, flow, username, te, "sp", flow.SP, "via", "api")
 		return idp.Identity{}, err
-	case errors.As(err, &te):
-		s.log.Warn("login_throttled", append(logAttrs, "scope", te.Scope, "retry_after_s", int(te.RetryAfter.Seconds()))...)
-		s.observer.Throttled("login")
-		s.audit(c, flow, username, nil, idp.AuditFailure, idp.ReasonThrottled)
-		return idp.Identity{}, err
-	case err != nil && errors.Is(ctx.Err(), context.Canceled):
-		// The caller hung up while the directory was asked: no outage.
-		s.log.Info("login_abandoned", append(logAttrs, "err", err)...)
-		return idp.Identity{}, err
+	}
+	s.noteFailure(c, flow, username, logAttrs, ok, err)
+	switch {
 	case err != nil:
-		s.log.Error("login_directory_unavailable", append(logAttrs, "err", err)...)
-		s.audit(c, flow, username, nil, idp.AuditError, idp.ReasonDirectoryUnavailable)
 		return idp.Identity{}, err
 	case !ok:
-		s.log.Info("login_failed", append(logAttrs, "reason", "invalid_credentials")...)
-		s.audit(c, flow, username, nil, idp.AuditFailure, idp.ReasonInvalidCredentials)
 		return idp.Identity{}, ErrWrongPassword
 	}
 	s.log.Info("login_succeeded", logAttrs...)
