@@ -64,13 +64,13 @@ func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("idp: too many failed logins (%s); retry after %v", e.Scope, e.RetryAfter)
 }
 
-// FamiliarBrowsers is implemented by a LoginThrottle that gives browsers
-// which signed in with an account before a small budget of their own for
-// that account, for when its shared count is spent. Anyone who knows an
-// employee's login name can spend the shared count with wrong passwords;
-// without this the employee's own right password is then refused for the
-// rest of the window (an IdP-side lockout, though the directory account
-// stays unlocked).
+// FamiliarBrowsers is implemented by a LoginThrottle that keeps part of
+// an account's attempts for browsers which signed in with it before
+// (marked with WithFamiliarBrowser). Anyone who knows an employee's login
+// name can send wrong passwords for it; without this they could spend all
+// of the account's attempts, and the employee's own right password would
+// be refused for the rest of the window (an IdP-side lockout, though the
+// directory account stays unlocked).
 type FamiliarBrowsers interface {
 	// FamiliarToken returns the cookie value that marks a browser in
 	// which username has just signed in.

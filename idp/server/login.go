@@ -290,12 +290,11 @@ func (s *Server) knownCookieName() string {
 // familiarBrowser marks ctx when the browser's knownCookie was made for
 // username.
 func (s *Server) familiarBrowser(c echo.Context, ctx context.Context, username string) context.Context {
-	fb, ok := s.throttle.(idp.FamiliarBrowsers)
-	if !ok {
+	if s.familiar == nil {
 		return ctx
 	}
 	ck, err := c.Cookie(s.knownCookieName())
-	if err != nil || ck.Value == "" || !fb.IsFamiliar(ctx, username, ck.Value) {
+	if err != nil || ck.Value == "" || !s.familiar.IsFamiliar(ctx, username, ck.Value) {
 		return ctx
 	}
 	return idp.WithFamiliarBrowser(ctx)
@@ -304,11 +303,10 @@ func (s *Server) familiarBrowser(c echo.Context, ctx context.Context, username s
 // rememberBrowser sets knownCookie for username after a sign-in, renewed
 // at every one. A failure only costs the browser that budget.
 func (s *Server) rememberBrowser(c echo.Context, ctx context.Context, username string) {
-	fb, ok := s.throttle.(idp.FamiliarBrowsers)
-	if !ok {
+	if s.familiar == nil {
 		return
 	}
-	tok, err := fb.FamiliarToken(ctx, username)
+	tok, err := s.familiar.FamiliarToken(ctx, username)
 	if err != nil {
 		s.log.Error("familiar_browser_token_failed", "request_id", requestID(c), "err", err)
 		return

@@ -84,6 +84,7 @@ type Server struct {
 	observer   Observer
 	admin      Admin
 	throttle   idp.LoginThrottle
+	familiar   idp.FamiliarBrowsers // the throttle's, when it has them
 	gate       *browserGate // nil: no line for browser requests
 	// backChannel are the SP's server-to-server routes; a connection that
 	// carries one is watched (spConn).
@@ -105,6 +106,7 @@ func New(o Options) (*Server, error) {
 		auditor: o.Auditor, observer: o.Observer, admin: o.Admin,
 		throttle: o.Throttle,
 	}
+	s.familiar, _ = o.Throttle.(idp.FamiliarBrowsers)
 	if s.auditor == nil {
 		s.auditor = nopAuditor{}
 	}

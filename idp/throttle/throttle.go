@@ -298,17 +298,8 @@ func (t *Throttle) reserve(ctx context.Context, s *scope) (blocked bool, retry t
 		return false, 0, err
 	}
 	s.window, s.failures, s.created = id, !last.IsZero(), created
-	exp := t.now().Add(t.horizon())
-	for i := 1; i <= t.slots(ctx, s); i++ {
-		k := []byte("s|" + s.key + "|" + id + "|" + strconv.Itoa(i))
-		ok, err := t.b.PutIfAbsent(ctx, Bucket, k, []byte{'1'}, exp)
-		if err != nil {
-			return false, 0, err
-		}
-		if ok {
-			s.slot = k
-			return false, 0, nil
-		}
+	if s.slot, err = t.takeSlot(ctx, s.key, id, t.slots(ctx, s)); err != nil || s.slot != nil {
+		return false, 0, err
 	}
 	retry = t.cfg.Window
 	if !last.IsZero() {
@@ -387,7 +378,8 @@ func (t *Throttle) failed(ctx context.Context, s *scope) {
 	case err == nil:
 		if cur, _, perr := parseWindow(v); perr == nil && cur != s.window {
 			id = cur
-			t.takeLateSlot(ctx, s, cur, now)
+			_, err := t.takeSlot(ctx, s.key, cur, s.limit)
+			t.logErr(s, err)
 		}
 	case errors.Is(err, idp.ErrNotFound):
 		// No window now: a success removed it and none has started since
@@ -396,7 +388,8 @@ func (t *Throttle) failed(ctx context.Context, s *scope) {
 			t.logErr(s, err)
 			return
 		}
-		t.takeLateSlot(ctx, s, id, now)
+		_, err := t.takeSlot(ctx, s.key, id, s.limit)
+		t.logErr(s, err)
 	default:
 		t.logErr(s, err)
 	}
@@ -404,21 +397,22 @@ func (t *Throttle) failed(ctx context.Context, s *scope) {
 	t.logErr(s, t.b.Put(ctx, Bucket, windowKey(s.key), w, now.Add(t.cfg.Window)))
 }
 
-// takeLateSlot holds a free slot of window id for a failure that started
-// in an earlier window; when none is free the window is at its limit
-// already.
-func (t *Throttle) takeLateSlot(ctx context.Context, s *scope, id string, now time.Time) {
-	exp := now.Add(t.horizon())
-	for i := 1; i <= s.limit; i++ {
-		ok, err := t.b.PutIfAbsent(ctx, Bucket, []byte("s|"+s.key+"|"+id+"|"+strconv.Itoa(i)), []byte{'1'}, exp)
+// takeSlot takes the first free one of slots 1..n of the window id of
+// key, each with one atomic PutIfAbsent, and returns its store key; nil
+// when all n are held.
+func (t *Throttle) takeSlot(ctx context.Context, key, id string, n int) ([]byte, error) {
+	exp := t.now().Add(t.horizon())
+	for i := 1; i <= n; i++ {
+		k := []byte("s|" + key + "|" + id + "|" + strconv.Itoa(i))
+		ok, err := t.b.PutIfAbsent(ctx, Bucket, k, []byte{'1'}, exp)
 		if err != nil {
-			t.logErr(s, err)
-			return
+			return nil, err
 		}
 		if ok {
-			return
+			return k, nil
 		}
 	}
+	return nil, nil
 }
 
 // giveBack frees the slot of an attempt that was not a failure.
