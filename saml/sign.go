@@ -66,18 +66,18 @@ func (s signer) signDigest(sum []byte) ([]byte, error) {
 	if s.obs == nil {
 		return s.key.Sign(rand.Reader, sum, crypto.SHA256)
 	}
-	if (s.made.Add(1)-1)%TimedEvery != 0 {
-		raw, err := s.key.Sign(rand.Reader, sum, crypto.SHA256)
-		if err == nil {
-			s.obs.Signed(0, false)
-		}
-		return raw, err
-	}
 	var raw []byte
 	var err error
-	cpu, ok := cputime.Measure(func() { raw, err = s.key.Sign(rand.Reader, sum, crypto.SHA256) })
+	sign := func() { raw, err = s.key.Sign(rand.Reader, sum, crypto.SHA256) }
+	var cpu time.Duration
+	timed := false
+	if (s.made.Add(1)-1)%TimedEvery == 0 {
+		cpu, timed = cputime.Measure(sign)
+	} else {
+		sign()
+	}
 	if err == nil {
-		s.obs.Signed(cpu, ok)
+		s.obs.Signed(cpu, timed)
 	}
 	return raw, err
 }

@@ -100,8 +100,8 @@ func (c *compiler) list(l *parse.ListNode) (renderFn, bool) {
 			continue
 		case *parse.ActionNode:
 			f, ok = c.action(n.Pipe)
-			if ok && startsWithString(n.Pipe) {
-				// A constant, through escapers or not (fold.go does
+			if ok && isConstant(n.Pipe) {
+				// A constant through escapers (fold.go does
 				// not see the templates html/template derives, such as
 				// a title's in <title>): printed once, here.
 				var b bytes.Buffer
@@ -136,17 +136,6 @@ func (c *compiler) list(l *parse.ListNode) (renderFn, bool) {
 		}
 		return nil
 	}, true
-}
-
-// startsWithString reports whether a pipeline's value is a string
-// constant (what follows it, in a compiled action, are escapers: pure
-// functions).
-func startsWithString(p *parse.PipeNode) bool {
-	if len(p.Cmds) == 0 || len(p.Cmds[0].Args) != 1 {
-		return false
-	}
-	_, ok := p.Cmds[0].Args[0].(*parse.StringNode)
-	return ok
 }
 
 func (c *compiler) template(n *parse.TemplateNode) (renderFn, bool) {
@@ -314,10 +303,7 @@ func trValue(msgs, key parse.Node) (valueFn, bool) {
 		if k.Type() != stringType {
 			return "", 0, errFallback
 		}
-		if m, ok := p.T[k.String()]; ok {
-			return m, ctPlain, nil
-		}
-		return k.String(), ctPlain, nil
+		return tr(p.T, k.String()), ctPlain, nil
 	}, true
 }
 

@@ -68,8 +68,9 @@ func TestCompiledMatchesTemplate(t *testing.T) {
 	}
 }
 
-// A render the plan cannot do (data of another shape) falls back to
-// html/template, and Render's result is html/template's, error included.
+// Data of other shapes (a map, a pointer, a struct missing fields) gives
+// html/template's result, error included, whether the plan renders it
+// (the map and the pointer) or falls back (the partial struct).
 func TestCompiledFallsBack(t *testing.T) {
 	s, err := Load("", goldenBrand())
 	if err != nil {

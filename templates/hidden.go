@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"html"
 	"html/template"
-	"sync"
 	"unsafe"
 )
 
@@ -25,28 +24,15 @@ func HiddenBase64Input(name string, raw []byte) (field template.HTML, value stri
 	const suffix = `">`
 	prefix := `<input type="hidden" name="` + html.EscapeString(name) + `" value="`
 	n := len(prefix) + base64.StdEncoding.EncodedLen(len(raw)) + len(suffix)
-	bp := hiddenPool.Get().(*[]byte)
-	b := *bp
-	if cap(b) < n {
-		b = make([]byte, 0, n)
-	}
-	b = append(b[:0], prefix...)
+	// The field is built in the free capacity of a page buffer (GetBuffer)
+	// and is not written again until release: the strings share its
+	// memory (as strings.Builder does) rather than copying 10 KB and more.
+	buf := GetBuffer()
+	buf.Grow(n)
+	b := buf.AvailableBuffer()
+	b = append(b, prefix...)
 	b = base64.StdEncoding.AppendEncode(b, raw)
 	b = append(b, suffix...)
-	// b is not written again until release: the strings share its memory
-	// (as strings.Builder does) rather than copying 10 KB and more.
 	s := unsafe.String(unsafe.SliceData(b), len(b))
-	release = func() {
-		if cap(b) <= maxPooledHidden {
-			*bp = b[:0]
-			hiddenPool.Put(bp)
-		}
-	}
-	return template.HTML(s), s[len(prefix) : len(s)-len(suffix)], release
+	return template.HTML(s), s[len(prefix) : len(s)-len(suffix)], func() { PutBuffer(buf) }
 }
-
-// hiddenPool holds the buffers of HiddenBase64Input; maxPooledHidden keeps
-// a huge Response's buffer from staying pinned in it.
-var hiddenPool = sync.Pool{New: func() any { return new([]byte) }}
-
-const maxPooledHidden = 64 << 10

@@ -157,14 +157,15 @@ func parsePage(layout, n, body string) (*template.Template, error) {
 	return t, nil
 }
 
-var funcs = template.FuncMap{
-	// tr looks up a message key chosen at run time (e.g. an error message).
-	"tr": func(t map[string]string, key string) string {
-		if v, ok := t[key]; ok {
-			return v
-		}
-		return key
-	},
+var funcs = template.FuncMap{"tr": tr}
+
+// tr looks up a message key chosen at run time (e.g. an error message):
+// the message, or the key itself when the catalog has none.
+func tr(t map[string]string, key string) string {
+	if v, ok := t[key]; ok {
+		return v
+	}
+	return key
 }
 
 func loadMessages(fsys fs.FS) (map[string]map[string]string, error) {

@@ -93,7 +93,7 @@ const maxPendingStores = 4096
 // where each event was its own write and groups of them started every
 // 25 ms, took the bolt pages written per sign-in from 3.2 to 2.1 and the
 // IdP's CPU per sign-in down by 7 % (the sign-in itself never waits for
-// this). A batch is written maxBatch events at a time.
+// this).
 const storeBatchWait = 250 * time.Millisecond
 
 // maxBatch bounds the events of one store write. A write holds the bolt

@@ -85,7 +85,7 @@ type Server struct {
 	admin      Admin
 	throttle   idp.LoginThrottle
 	familiar   idp.FamiliarBrowsers // the throttle's, when it has them
-	gate       *browserGate // nil: no line for browser requests
+	gate       *browserGate         // nil: no line for browser requests
 	// backChannel are the SP's server-to-server routes; a connection that
 	// carries one is watched (spConn).
 	backChannel map[string]bool
