@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	texttemplate "text/template"
 	"text/template/parse"
 	"unsafe"
@@ -361,23 +362,37 @@ func field(n parse.Node) (func(*Page) (reflect.Value, error), bool) {
 	for i, id := range idents {
 		keys[i] = reflect.ValueOf(id)
 	}
+	// What each name resolved to on the type last seen there: a page is
+	// rendered with the same few types over and over, and a lookup by
+	// name on every render was most of a render's reflection.
+	steps := make([]atomic.Pointer[fieldStep], len(idents))
 	return func(p *Page) (reflect.Value, error) {
 		v := reflect.ValueOf(p).Elem()
 		for i, id := range idents {
 			v = indirect(v)
-			if m, ok := method(v, id); ok {
-				out := m.Call(nil)
-				v = out[0]
+			if !v.IsValid() {
+				return reflect.Value{}, errFallback
+			}
+			st := steps[i].Load()
+			if st == nil || st.typ != v.Type() {
+				st = resolveStep(v.Type(), id)
+				steps[i].Store(st)
+			}
+			switch {
+			case st.method >= 0:
+				v = v.Method(st.method).Call(nil)[0]
+				continue
+			case st.ptrMethod >= 0 && v.CanAddr():
+				v = v.Addr().Method(st.ptrMethod).Call(nil)[0]
 				continue
 			}
 			switch v.Kind() {
 			case reflect.Struct:
-				sf, ok := v.Type().FieldByName(id)
-				if !ok || !sf.IsExported() {
+				if st.index == nil {
 					return reflect.Value{}, errFallback
 				}
 				var err error
-				if v, err = v.FieldByIndexErr(sf.Index); err != nil {
+				if v, err = v.FieldByIndexErr(st.index); err != nil {
 					// A nil embedded pointer on the way.
 					return reflect.Value{}, errFallback
 				}
@@ -399,21 +414,33 @@ func field(n parse.Node) (func(*Page) (reflect.Value, error), bool) {
 	}, true
 }
 
-// method returns v's method name when it takes nothing and returns one
-// value, as text/template calls it for a field chain (a method wins over
-// a field; Go allows no struct both).
-func method(v reflect.Value, name string) (reflect.Value, bool) {
-	if !v.IsValid() {
-		return reflect.Value{}, false
+// fieldStep is what one name of a field chain is on a type: a method
+// that takes nothing and returns one value, as text/template calls it (a
+// method wins over a field; Go allows no struct both), on the value or,
+// when the value is addressable, on its pointer; else a struct field.
+type fieldStep struct {
+	typ       reflect.Type
+	method    int   // index in typ's method set, or -1
+	ptrMethod int   // index in *typ's method set, or -1
+	index     []int // the exported struct field's index; nil when none
+}
+
+func resolveStep(t reflect.Type, name string) *fieldStep {
+	st := &fieldStep{typ: t, method: -1, ptrMethod: -1}
+	callable := func(m reflect.Method) bool { return m.Type.NumIn() == 1 && m.Type.NumOut() == 1 }
+	if m, ok := t.MethodByName(name); ok {
+		if callable(m) {
+			st.method = m.Index
+		}
+	} else if m, ok := reflect.PointerTo(t).MethodByName(name); ok && callable(m) {
+		st.ptrMethod = m.Index
 	}
-	m := v.MethodByName(name)
-	if !m.IsValid() && v.CanAddr() {
-		m = v.Addr().MethodByName(name)
+	if t.Kind() == reflect.Struct {
+		if sf, ok := t.FieldByName(name); ok && sf.IsExported() {
+			st.index = sf.Index
+		}
 	}
-	if !m.IsValid() || m.Type().NumIn() != 0 || m.Type().NumOut() != 1 {
-		return reflect.Value{}, false
-	}
-	return m, true
+	return st
 }
 
 // indirect follows pointers and interfaces to the value a field lookup
