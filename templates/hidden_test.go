@@ -84,8 +84,11 @@ func TestHiddenBase64InputReuse(t *testing.T) {
 			release()
 		}
 	}).AllocedBytesPerOp()
-	// The closure and the name's prefix, not the 12 KB field.
-	if per > 1<<10 {
-		t.Errorf("%d bytes allocated per field with its buffer released each time", per)
+	// Not a new 12 KB field each time. The bound is three quarters of a
+	// field, not nothing: a garbage collection empties the pool, and under
+	// the race detector (as in CI) sync.Pool drops a quarter of what it is
+	// given on purpose. A field never given back costs all of it.
+	if field := int64(len(want)); per > field*3/4 {
+		t.Errorf("%d bytes allocated per %d-byte field with its buffer released each time", per, field)
 	}
 }
