@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -139,15 +140,11 @@ func (g *xmlGuard) Token() (xml.Token, error) {
 		g.fault = fmt.Errorf("%w: XML: %v", ErrMalformed, err)
 		return nil, g.fault
 	}
-	// The root element carries the request's own ID and IssueInstant, so
-	// its check is never worth remembering.
-	remember := true
 	switch t := tok.(type) {
 	case xml.Directive:
 		g.fault = ErrDTD
 		return nil, g.fault
 	case xml.StartElement:
-		remember = g.seenRoot
 		g.seenRoot = true
 	case xml.ProcInst:
 		if t.Target != "xml" {
@@ -156,7 +153,7 @@ func (g *xmlGuard) Token() (xml.Token, error) {
 		}
 	}
 	if g.roundTrip == nil && mayNotRoundTrip(tok) {
-		g.roundTrip = g.checkRoundTrip(tok, remember && worthRemembering(tok))
+		g.roundTrip = g.checkRoundTrip(tok, worthRemembering(tok))
 	}
 	return tok, nil
 }
@@ -182,19 +179,22 @@ func mayNotRoundTrip(tok xml.Token) bool {
 	return true
 }
 
-// roundTripPassed remembers tokens that passed the round-trip check,
-// whole (every name and value), so that a token met again is not checked
-// again: the check is a function of the token alone, and an SP sends the
-// same Issuer, NameIDPolicy and XML declaration in every request (its
-// root element differs by ID and time). The check builds an encoder and a
-// decoder per token, 4.5 KB: a tenth of the IdP's allocation in a SAML
-// login. Only passes are kept (a refusal is rare, and its error names the
-// token), small ones only, and only from requests that passed validation
-// (an unknown Issuer's request teaches it nothing), at most
-// roundTripLearnMax from one request. It holds roundTripKeep; a new
-// token then replaces an arbitrary one, so that requests made up to fill
-// it (an unsigned request from a known SP can carry any number of extra
-// elements) churn it rather than shut it to the real SPs' tags for good.
+// roundTripPassed remembers tokens that passed the round-trip check, so
+// that a token met again is not checked again: the check is a function of
+// the token alone, and an SP sends the same tags in every request. A
+// token is remembered by every name and every value that could change the
+// check's outcome; a plain attribute value (plainValue) cannot, so it is
+// left out of the key, and an SP's root element, whose ID and
+// IssueInstant differ in every request, is met again as one key. The
+// check builds an encoder and a decoder per token (4.5 KB, and some 10 us
+// for the root element of every request). Only passes are kept (a refusal
+// is rare, and its error names the token), small ones only, and only from
+// requests that passed validation (an unknown Issuer's request teaches it
+// nothing), at most roundTripLearnMax from one request. It holds
+// roundTripKeep; a new token then replaces an arbitrary one, so that
+// requests made up to fill it (an unsigned request from a known SP can
+// carry any number of extra elements) churn it rather than shut it to the
+// real SPs' tags for good.
 var roundTripPassed struct {
 	sync.RWMutex
 	m map[string]struct{}
@@ -225,7 +225,7 @@ func (g *xmlGuard) checkRoundTrip(tok xml.Token, remember bool) error {
 		}
 	}
 	err := xrv.CheckToken(tok)
-	if err == nil && ok && len(g.learned) < roundTripLearnMax {
+	if err == nil && ok && len(g.learned) < roundTripLearnMax && !slices.Contains(g.learned, string(key)) {
 		g.learned = append(g.learned, string(key))
 	}
 	return err
@@ -254,8 +254,9 @@ func learnRoundTrips(keys []string) {
 }
 
 // worthRemembering leaves out start tags with an attribute that differs
-// from one request to the next (an ID, a reference to one, a time), which
-// would only fill the memory: a signed request's ds:Reference URI="#ID".
+// from one request to the next (an ID, a reference to one, a time) and
+// whose value is not plain, so that it would be part of the key and only
+// fill the memory. Plain ones are not in the key (tokenKey).
 func worthRemembering(tok xml.Token) bool {
 	t, ok := tok.(xml.StartElement)
 	if !ok {
@@ -264,6 +265,35 @@ func worthRemembering(tok xml.Token) bool {
 	for _, a := range t.Attr {
 		switch a.Name.Local {
 		case "ID", "URI", "IssueInstant", "NotBefore", "NotOnOrAfter":
+			if !plainAttr(a) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// plainAttr reports whether a's value can be left out of a token's key:
+// it is not a namespace declaration (the round-trip check maps prefixes
+// through those values) and its value is plain.
+func plainAttr(a xml.Attr) bool {
+	if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
+		return false
+	}
+	return plainValue(a.Value)
+}
+
+// plainValue reports whether encoding/xml writes v as itself and reads it
+// back as itself: printable ASCII without the five characters its encoder
+// escapes. In the round-trip check such a value is compared with itself
+// and nothing else depends on it (prefixes come from names and from
+// namespace declarations), so the check's outcome is the same whatever
+// the value: the ID "_a1b2" and the time "2026-11-22T08:55:00Z" are, and
+// so is most of a URL.
+func plainValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '&', c == '\'', c == '<', c == '>':
 			return false
 		}
 	}
@@ -271,16 +301,23 @@ func worthRemembering(tok xml.Token) bool {
 }
 
 // tokenKey appends to b every part of a start tag or processing
-// instruction, each after its length, so that two tokens have the same
-// key only if they are the same; ok is false for other tokens and for
-// keys over roundTripKeyMax bytes.
+// instruction that the round-trip check depends on, each after its
+// length, so that two tokens have the same key only if the check must
+// treat them alike: a plain attribute value (plainAttr) is marked as such
+// and left out. ok is false for other tokens and for keys over
+// roundTripKeyMax bytes.
 func tokenKey(b []byte, tok xml.Token) (key []byte, ok bool) {
 	switch t := tok.(type) {
 	case xml.StartElement:
 		b = append(b, '<')
 		b = appendPart(appendPart(b, t.Name.Space), t.Name.Local)
 		for _, a := range t.Attr {
-			b = appendPart(appendPart(appendPart(b, a.Name.Space), a.Name.Local), a.Value)
+			b = appendPart(appendPart(b, a.Name.Space), a.Name.Local)
+			if plainAttr(a) {
+				b = append(b, 'p')
+				continue
+			}
+			b = appendPart(append(b, 'v'), a.Value)
 		}
 	case xml.ProcInst:
 		b = append(b, '?')

@@ -141,6 +141,47 @@ func TestParseAuthnRequestRefusesRoundTripTricks(t *testing.T) {
 	}
 }
 
+// FuzzPlainValuesRoundTrip: leaving plain attribute values out of the
+// round-trip memory's key is sound only if the check cannot tell such
+// values apart. For every start tag of arbitrary XML, the check must give
+// the same outcome with each plain value replaced by another plain value
+// (and tokens with equal keys are exactly such variants).
+func FuzzPlainValuesRoundTrip(f *testing.F) {
+	f.Add(goodRequest(time.Unix(1700000000, 0), "id-1").xml())
+	f.Add(`<a xmlns:x="urn:u" x:a="1" xmlns:y="urn:u" y:a="2" ID="q"/>`)
+	f.Add(`<p:a xmlns:p="urn:p" xmlns="urn:d" p:ID="_1" ID="2026-11-22T08:55:00Z"><b xmlns:xml="urn:x" xml:lang="ko" x="a&amp;b"/></p:a>`)
+	f.Add(`<a xmlns:xmlns="urn:a" xmlns:p="p" p:v="1" xmlns:_="urn:b" _:w="2"/>`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		d := xml.NewDecoder(strings.NewReader(doc))
+		for range 64 {
+			tok, err := d.RawToken()
+			if err != nil {
+				return
+			}
+			start, ok := tok.(xml.StartElement)
+			if !ok {
+				continue
+			}
+			start = start.Copy()
+			variant := start.Copy()
+			for i, a := range variant.Attr {
+				if plainAttr(a) {
+					variant.Attr[i].Value = "v" + strconv.Itoa(i)
+				}
+			}
+			k1, _ := tokenKey(nil, start)
+			k2, _ := tokenKey(nil, variant)
+			if !bytes.Equal(k1, k2) {
+				t.Fatalf("a variant in plain values has another key: %v / %v", start, variant)
+			}
+			e1, e2 := xrv.CheckToken(start), xrv.CheckToken(variant)
+			if (e1 == nil) != (e2 == nil) {
+				t.Fatalf("round-trip check of %#v: %v; of its variant %#v: %v", start, e1, variant, e2)
+			}
+		}
+	})
+}
+
 // FuzzDecodeRequest: decoding and parsing arbitrary SAMLRequest values must
 // never panic, and never return more than the cap.
 func FuzzDecodeRequest(f *testing.F) {
@@ -269,10 +310,11 @@ func TestRoundTripMemory(t *testing.T) {
 		}
 		learnRoundTrips(learned)
 	}
-	// The XML declaration, Issuer and NameIDPolicy, once each; never the
-	// root element, which differs by its ID in every request.
-	if n := count(); n != 3 {
-		t.Errorf("three requests left %d tags remembered, want 3", n)
+	// The XML declaration, the root element, Issuer and NameIDPolicy,
+	// once each: the root's ID and IssueInstant, which differ in every
+	// request, are plain values and not part of its key.
+	if n := count(); n != 4 {
+		t.Errorf("three requests left %d tags remembered, want 4", n)
 	}
 	issuer := xml.StartElement{Name: xml.Name{Space: "saml2", Local: "Issuer"},
 		Attr: []xml.Attr{{Name: xml.Name{Space: "xmlns", Local: "saml2"}, Value: "urn:oasis:names:tc:SAML:2.0:assertion"}}}
@@ -284,8 +326,8 @@ func TestRoundTripMemory(t *testing.T) {
 		t.Error("the Issuer tag of a parsed request is not remembered")
 	}
 
-	// The trick on a child element: the root is never remembered, so only
-	// a child's refusal goes through the memory.
+	// The trick on a child element, whose refusal goes through the memory
+	// (the root's is never remembered either).
 	const trick = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="a" Version="2.0"><e xmlns:x="urn:u" x:a="1" xmlns:y="urn:u" y:a="2"/></samlp:AuthnRequest>`
 	before := count()
 	for range 2 {
@@ -301,7 +343,7 @@ func TestRoundTripMemory(t *testing.T) {
 	// roundTripKeep, and newer tags then replace older ones.
 	var g xmlGuard
 	for i := range 2 * roundTripKeep {
-		tok := xml.StartElement{Name: xml.Name{Local: "e"}, Attr: []xml.Attr{{Name: xml.Name{Local: "n"}, Value: strconv.Itoa(i)}}}
+		tok := xml.StartElement{Name: xml.Name{Local: "e"}, Attr: []xml.Attr{{Name: xml.Name{Local: "n" + strconv.Itoa(i)}}}}
 		if err := g.checkRoundTrip(tok, true); err != nil {
 			t.Fatal(err)
 		}
@@ -311,7 +353,7 @@ func TestRoundTripMemory(t *testing.T) {
 	}
 	var last string
 	for i := range 2 * roundTripKeep {
-		tok := xml.StartElement{Name: xml.Name{Local: "f"}, Attr: []xml.Attr{{Name: xml.Name{Local: "n"}, Value: strconv.Itoa(i)}}}
+		tok := xml.StartElement{Name: xml.Name{Local: "f"}, Attr: []xml.Attr{{Name: xml.Name{Local: "n" + strconv.Itoa(i)}}}}
 		key, _ := tokenKey(nil, tok)
 		last = string(key)
 		learnRoundTrips([]string{last})
@@ -323,8 +365,40 @@ func TestRoundTripMemory(t *testing.T) {
 	if n != roundTripKeep || !newest {
 		t.Errorf("after %d new tags the memory holds %d (newest kept: %v), want the cap %d with the newest", 2*roundTripKeep, n, newest, roundTripKeep)
 	}
-	if worthRemembering(xml.StartElement{Name: xml.Name{Space: nsDSig, Local: "Reference"}, Attr: []xml.Attr{{Name: xml.Name{Local: "URI"}, Value: "#id-1"}}}) {
-		t.Error("a ds:Reference, whose URI names the request's own ID, would be remembered")
+	if !worthRemembering(xml.StartElement{Name: xml.Name{Space: nsDSig, Local: "Reference"}, Attr: []xml.Attr{{Name: xml.Name{Local: "URI"}, Value: "#id-1"}}}) {
+		t.Error("a ds:Reference whose URI is plain (not in its key) would not be remembered")
+	}
+	if worthRemembering(xml.StartElement{Name: xml.Name{Local: "AuthnRequest"}, Attr: []xml.Attr{{Name: xml.Name{Local: "ID"}, Value: "id<1>"}}}) {
+		t.Error("a tag whose ID is not plain (so in its key, different in every request) would be remembered")
+	}
+
+	// Plain values are left out of the key; namespace declarations and
+	// values the encoder escapes are not.
+	keyOf := func(attr ...xml.Attr) string {
+		k, _ := tokenKey(nil, xml.StartElement{Name: xml.Name{Local: "e"}, Attr: attr})
+		return string(k)
+	}
+	attr := func(space, local, value string) xml.Attr {
+		return xml.Attr{Name: xml.Name{Space: space, Local: local}, Value: value}
+	}
+	for _, c := range []struct {
+		a, b xml.Attr
+		same bool
+	}{
+		{attr("", "ID", "_a1"), attr("", "ID", "_b2-2026-11-22T08:55:00Z"), true},
+		{attr("", "Destination", "https://sso.example/saml/sso"), attr("", "Destination", "https://x.example/"), true},
+		{attr("", "ID", "a"), attr("", "Id", "a"), false},
+		{attr("", "ID", "a&b"), attr("", "ID", "a&c"), false},
+		{attr("", "ID", "a'b"), attr("", "ID", "a'c"), false},
+		{attr("", "ID", "a\tb"), attr("", "ID", "a\tc"), false},
+		{attr("", "ID", "é"), attr("", "ID", "è"), false},
+		{attr("xmlns", "p", "urn:a"), attr("xmlns", "p", "urn:b"), false},
+		{attr("", "xmlns", "urn:a"), attr("", "xmlns", "urn:b"), false},
+		{attr("", "ID", "a&b"), attr("", "ID", "a"), false},
+	} {
+		if same := keyOf(c.a) == keyOf(c.b); same != c.same {
+			t.Errorf("keys of %v and %v: same %v, want %v", c.a, c.b, same, c.same)
+		}
 	}
 
 	a, _ := tokenKey(nil, xml.StartElement{Name: xml.Name{Space: "ab", Local: "c"}})
@@ -334,7 +408,7 @@ func TestRoundTripMemory(t *testing.T) {
 	if bytes.Equal(a, b) || bytes.Equal(c, d) {
 		t.Error("tokenKey gives two different tokens the same key")
 	}
-	if _, ok := tokenKey(nil, xml.StartElement{Name: xml.Name{Local: "e"}, Attr: []xml.Attr{{Name: xml.Name{Local: "n"}, Value: strings.Repeat("v", roundTripKeyMax)}}}); ok {
+	if _, ok := tokenKey(nil, xml.StartElement{Name: xml.Name{Local: "e"}, Attr: []xml.Attr{{Name: xml.Name{Local: "n"}, Value: strings.Repeat("<", roundTripKeyMax)}}}); ok {
 		t.Error("a tag over roundTripKeyMax bytes gets a key")
 	}
 }
