@@ -87,6 +87,11 @@ type FlowStore interface {
 	// TakeFlow atomically returns and removes a Flow: of two concurrent takes
 	// exactly one succeeds, the other gets ErrNotFound.
 	TakeFlow(ctx context.Context, id string) (Flow, error)
+	// ConsumeFlow is TakeFlow for a caller that has already read the Flow
+	// with GetFlow: it removes the Flow, atomically, without reading it
+	// again (Flows are never rewritten). Of two concurrent consumes or
+	// takes exactly one succeeds, the other gets ErrNotFound.
+	ConsumeFlow(ctx context.Context, id string) error
 }
 
 // CodeStore keeps one-time authorization codes.

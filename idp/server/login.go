@@ -160,13 +160,12 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	s.noteFailure(c, flow, username, logAttrs, ok, err)
 	if ae, isAccount := idp.IsAccountError(err); isAccount {
 		if ae.State == idp.StateNotPermitted && d.FlowID != "" {
-			f, terr := s.store.TakeFlow(ctx, d.FlowID)
-			if terr != nil {
+			if terr := s.store.ConsumeFlow(ctx, d.FlowID); terr != nil {
 				return s.flowGone(c, terr)
 			}
-			s.flowEnded(ctx, f.CreatedAt)
-			if p, known := s.protocols[f.Protocol]; known {
-				return p.Deny(c, f, ae)
+			s.flowEnded(ctx, flow.CreatedAt)
+			if p, known := s.protocols[flow.Protocol]; known {
+				return p.Deny(c, flow, ae)
 			}
 		}
 		d.ErrorKey = accountMessage(ae.State)
@@ -192,19 +191,18 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		if d.FlowID == "" {
 			return c.Redirect(http.StatusSeeOther, s.takeNext(c))
 		}
-		// The Flow is consumed exactly once: a second POST of the same
-		// form (a double click, a replay) finds nothing to resume.
-		f, err := s.store.TakeFlow(ctx, d.FlowID)
-		if err != nil {
+		// The Flow read above is consumed exactly once: a second POST of
+		// the same form (a double click, a replay) finds nothing to resume.
+		if err := s.store.ConsumeFlow(ctx, d.FlowID); err != nil {
 			return s.flowGone(c, err)
 		}
-		s.flowEnded(ctx, f.CreatedAt)
-		p, known := s.protocols[f.Protocol]
+		s.flowEnded(ctx, flow.CreatedAt)
+		p, known := s.protocols[flow.Protocol]
 		if !known {
-			s.log.Error("flow_protocol_unknown", "request_id", requestID(c), "protocol", f.Protocol)
+			s.log.Error("flow_protocol_unknown", "request_id", requestID(c), "protocol", flow.Protocol)
 			return s.ErrorPage(c, http.StatusBadRequest, "error_flow_expired")
 		}
-		return p.Resume(c, f, sess)
+		return p.Resume(c, flow, sess)
 	}
 	// The answer (the SP's code or assertion) is made while the session
 	// is written, and held until the session is stored.

@@ -165,6 +165,16 @@ func (s *typed) TakeFlow(ctx context.Context, id string) (idp.Flow, error) {
 	return f, nil
 }
 
+// ConsumeFlow removes a Flow the caller read with GetFlow (Backend.Take),
+// without opening it a second time.
+func (s *typed) ConsumeFlow(ctx context.Context, id string) error {
+	if id == "" {
+		return idp.ErrNotFound
+	}
+	_, err := s.b.Take(ctx, BucketFlows, lookupKey(id))
+	return err
+}
+
 // PutCode stores c until c.ExpiresAt.
 func (s *typed) PutCode(ctx context.Context, c idp.Code) error {
 	return s.put(ctx, BucketCodes, c.ID, c, c.ExpiresAt)

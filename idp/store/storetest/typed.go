@@ -23,6 +23,7 @@ func RunStore(t *testing.T, nb NewBackend) {
 		{"FirstUse", testFirstUse},
 		{"InvalidRecords", testInvalidRecords},
 		{"ConcurrentTakeFlow", testConcurrentTakeFlow},
+		{"ConcurrentConsumeFlow", testConcurrentConsumeFlow},
 		{"ConcurrentTakeCode", testConcurrentTakeCode},
 		{"ConcurrentFirstUse", testConcurrentFirstUse},
 		{"SecretsNotStored", testSecretsNotStored},
@@ -184,6 +185,18 @@ func testFlow(e *storeEnv) {
 	_, err = e.s.TakeFlow(e.ctx, idp.NewID(nil))
 	wantErr(e.t, "TakeFlow unknown", err, idp.ErrNotFound)
 
+	// ConsumeFlow removes what GetFlow read, once.
+	read := e.flow(ttl)
+	wantErr(e.t, "PutFlow", e.s.PutFlow(e.ctx, read), nil)
+	wantErr(e.t, "ConsumeFlow", e.s.ConsumeFlow(e.ctx, read.ID), nil)
+	wantErr(e.t, "second ConsumeFlow", e.s.ConsumeFlow(e.ctx, read.ID), idp.ErrNotFound)
+	_, err = e.s.TakeFlow(e.ctx, read.ID)
+	wantErr(e.t, "TakeFlow after ConsumeFlow", err, idp.ErrNotFound)
+	_, err = e.s.GetFlow(e.ctx, read.ID)
+	wantErr(e.t, "GetFlow after ConsumeFlow", err, idp.ErrNotFound)
+	wantErr(e.t, "ConsumeFlow unknown", e.s.ConsumeFlow(e.ctx, idp.NewID(nil)), idp.ErrNotFound)
+	wantErr(e.t, "ConsumeFlow empty ID", e.s.ConsumeFlow(e.ctx, ""), idp.ErrNotFound)
+
 	late := e.flow(ttl)
 	wantErr(e.t, "PutFlow", e.s.PutFlow(e.ctx, late), nil)
 	e.clk.Advance(ttl)
@@ -191,6 +204,7 @@ func testFlow(e *storeEnv) {
 	wantErr(e.t, "GetFlow expired", err, idp.ErrNotFound)
 	_, err = e.s.TakeFlow(e.ctx, late.ID)
 	wantErr(e.t, "TakeFlow expired", err, idp.ErrNotFound)
+	wantErr(e.t, "ConsumeFlow expired", e.s.ConsumeFlow(e.ctx, late.ID), idp.ErrNotFound)
 }
 
 func testCode(e *storeEnv) {
@@ -324,6 +338,13 @@ func testConcurrentTakeFlow(e *storeEnv) {
 		return err
 	})
 	wantOneWinner(e.t, "TakeFlow", res, idp.ErrNotFound)
+}
+
+func testConcurrentConsumeFlow(e *storeEnv) {
+	f := e.flow(time.Minute)
+	wantErr(e.t, "PutFlow", e.s.PutFlow(e.ctx, f), nil)
+	res := race(func() error { return e.s.ConsumeFlow(e.ctx, f.ID) })
+	wantOneWinner(e.t, "ConsumeFlow", res, idp.ErrNotFound)
 }
 
 func testConcurrentTakeCode(e *storeEnv) {
