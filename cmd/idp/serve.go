@@ -53,7 +53,9 @@ Flags:`)
 		fmt.Fprintf(stderr, "idp serve: %s: %v\n", *path, err)
 		return 1
 	}
-	log := newLogger(cfg.Log, stderr)
+	lines := newLogBatch(stderr)
+	defer lines.Flush()
+	log := newLogger(cfg.Log, lines)
 	lessGC(log)
 	if err := serve(ctx, cfg, *path, log, nil); err != nil {
 		log.Error("server_stopped", "err", err)
