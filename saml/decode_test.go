@@ -327,7 +327,7 @@ func TestRoundTripMemory(t *testing.T) {
 	}
 
 	// The trick on a child element, whose refusal goes through the memory
-	// (the root's is never remembered either).
+	// (a refused root element is not remembered either).
 	const trick = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="a" Version="2.0"><e xmlns:x="urn:u" x:a="1" xmlns:y="urn:u" y:a="2"/></samlp:AuthnRequest>`
 	before := count()
 	for range 2 {
