@@ -281,6 +281,19 @@ func FuzzParseAuthnRequestOracle(f *testing.F) {
 	})
 }
 
+// issuerTag is the Issuer start tag of goodRequest.
+var issuerTag = xml.StartElement{Name: xml.Name{Space: "saml2", Local: "Issuer"},
+	Attr: []xml.Attr{{Name: xml.Name{Space: "xmlns", Local: "saml2"}, Value: "urn:oasis:names:tc:SAML:2.0:assertion"}}}
+
+// remembered reports whether the round-trip memory holds tok's key.
+func remembered(tok xml.Token) bool {
+	key, _ := tokenKey(nil, tok)
+	roundTripPassed.RLock()
+	defer roundTripPassed.RUnlock()
+	_, ok := roundTripPassed.m[string(key)]
+	return ok
+}
+
 // A token that passed the round-trip check is remembered whole; one that
 // was refused is refused again, never remembered; the memory is bounded;
 // and the key tells apart tokens whose parts only move across a boundary.
@@ -316,13 +329,7 @@ func TestRoundTripMemory(t *testing.T) {
 	if n := count(); n != 4 {
 		t.Errorf("three requests left %d tags remembered, want 4", n)
 	}
-	issuer := xml.StartElement{Name: xml.Name{Space: "saml2", Local: "Issuer"},
-		Attr: []xml.Attr{{Name: xml.Name{Space: "xmlns", Local: "saml2"}, Value: "urn:oasis:names:tc:SAML:2.0:assertion"}}}
-	key, _ := tokenKey(nil, issuer)
-	roundTripPassed.RLock()
-	_, remembered := roundTripPassed.m[string(key)]
-	roundTripPassed.RUnlock()
-	if !remembered {
+	if !remembered(issuerTag) {
 		t.Error("the Issuer tag of a parsed request is not remembered")
 	}
 
@@ -447,13 +454,7 @@ func TestRoundTripMemoryLearnsFromValidRequests(t *testing.T) {
 	if rec := env.do(redirectReq(t, goodRequest(now, "id-known-issuer").xml(), "r")); rec.Code != http.StatusSeeOther {
 		t.Fatalf("valid request: %d", rec.Code)
 	}
-	issuer := xml.StartElement{Name: xml.Name{Space: "saml2", Local: "Issuer"},
-		Attr: []xml.Attr{{Name: xml.Name{Space: "xmlns", Local: "saml2"}, Value: "urn:oasis:names:tc:SAML:2.0:assertion"}}}
-	key, _ := tokenKey(nil, issuer)
-	roundTripPassed.RLock()
-	_, ok := roundTripPassed.m[string(key)]
-	roundTripPassed.RUnlock()
-	if !ok {
+	if !remembered(issuerTag) {
 		t.Error("the valid request's Issuer tag is not remembered")
 	}
 

@@ -2,7 +2,6 @@ package throttle
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -14,15 +13,7 @@ import (
 func attemptCtx(t *testing.T, ctx context.Context, th *Throttle, user, ip string, o idp.LoginOutcome) *idp.ThrottledError {
 	t.Helper()
 	done, err := th.Begin(ctx, user, ip)
-	var te *idp.ThrottledError
-	if errors.As(err, &te) {
-		return te
-	}
-	if err != nil {
-		t.Fatalf("Begin: %v", err)
-	}
-	done(o)
-	return nil
+	return settle(t, "Begin", done, err, o)
 }
 
 // TestFamiliarBrowserBudget: of an account's 3, other browsers may spend

@@ -193,12 +193,20 @@ func TestConfigValidate(t *testing.T) {
 func entryAttempt(t *testing.T, th *Throttle, key string, o idp.LoginOutcome) *idp.ThrottledError {
 	t.Helper()
 	done, err := th.BeginEntry(context.Background(), key)
+	return settle(t, "BeginEntry", done, err, o)
+}
+
+// settle ends an attempt that what (Begin, BeginEntry) answered with done
+// and err: it returns the refusal, or fails on another error, or runs
+// done(o).
+func settle(t *testing.T, what string, done func(idp.LoginOutcome), err error, o idp.LoginOutcome) *idp.ThrottledError {
+	t.Helper()
 	var te *idp.ThrottledError
 	if errors.As(err, &te) {
 		return te
 	}
 	if err != nil {
-		t.Fatalf("BeginEntry: %v", err)
+		t.Fatalf("%s: %v", what, err)
 	}
 	done(o)
 	return nil
