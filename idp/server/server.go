@@ -398,10 +398,35 @@ func langLinks(path string, q url.Values) map[string]string {
 
 const langCookie = "idp_lang"
 
+// queryValue is the first value of name in the raw query, as
+// url.ParseQuery would give it, without decoding the rest: the SSO URL's
+// query carries a SAMLRequest of kilobytes that only its own handler
+// needs decoded.
+func queryValue(raw, name string) string {
+	for pair := range strings.SplitSeq(raw, "&") {
+		if strings.Contains(pair, ";") {
+			continue // ParseQuery refuses the pair
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		if k != name {
+			if !strings.ContainsAny(k, "%+") {
+				continue
+			}
+			if uk, err := url.QueryUnescape(k); err != nil || uk != name {
+				continue
+			}
+		}
+		if uv, err := url.QueryUnescape(v); err == nil {
+			return uv
+		}
+	}
+	return ""
+}
+
 // lang picks the page language: an explicit ?lang= (remembered in a
 // cookie), then the cookie, then Accept-Language, then Korean.
 func (s *Server) lang(c echo.Context) string {
-	if l := c.QueryParam("lang"); l != "" {
+	if l := queryValue(c.Request().URL.RawQuery, "lang"); l != "" {
 		for _, v := range templates.Languages {
 			if v == l {
 				c.SetCookie(&http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
