@@ -142,7 +142,7 @@ func TestFamiliarConfig(t *testing.T) {
 }
 
 // TestFamiliarToken: a token is good for the name it was made for (in any
-// spelling the normaliser folds) until FamiliarLifetime, and for nothing
+// spelling the normaliser folds) until idp.FamiliarBrowserLifetime, and for nothing
 // else; a new Throttle on the same store (a restart, a replica) accepts it.
 func TestFamiliarToken(t *testing.T) {
 	th, clk := newThrottle(t, Config{})
@@ -169,9 +169,9 @@ func TestFamiliarToken(t *testing.T) {
 	if !again.IsFamiliar(ctx, "alice", tok) {
 		t.Error("a second Throttle on the same store refuses the token")
 	}
-	clk.add(FamiliarLifetime + time.Minute)
+	clk.add(idp.FamiliarBrowserLifetime + time.Minute)
 	if th.IsFamiliar(ctx, "alice", tok) {
-		t.Error("token accepted after FamiliarLifetime")
+		t.Error("token accepted after idp.FamiliarBrowserLifetime")
 	}
 }
 

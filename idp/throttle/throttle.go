@@ -28,10 +28,6 @@ const Bucket = "throttle"
 // restarts and is shared by replicas, so a browser stays familiar.
 const KeyBucket = "throttle_key"
 
-// FamiliarLifetime is how long a familiar-browser cookie is honoured;
-// every sign-in renews it.
-const FamiliarLifetime = idp.FamiliarBrowserLifetime
-
 // Scopes, as reported in idp.ThrottledError.Scope.
 const (
 	ScopeAccount = "account"
@@ -238,7 +234,7 @@ func (t *Throttle) IsFamiliar(ctx context.Context, username, token string) bool 
 		return false
 	}
 	age := t.now().Sub(time.Unix(issued, 0))
-	if age > FamiliarLifetime || age < -5*time.Minute {
+	if age > idp.FamiliarBrowserLifetime || age < -5*time.Minute {
 		return false
 	}
 	got, err := base64.RawURLEncoding.DecodeString(sig)
