@@ -350,9 +350,9 @@ func (s *Server) render(c echo.Context, status int, name string, data any, langs
 		return c.String(http.StatusInternalServerError, "Internal error / 내부 오류 ("+requestID(c)+")")
 	}
 	// With the length known the page goes out in one piece rather than
-	// as chunks.
+	// as chunks, and in one write (onePiece).
 	h.Set(echo.HeaderContentLength, strconv.Itoa(buf.Len()))
-	return c.HTMLBlob(status, buf.Bytes())
+	return onePiece(c.Request().Context(), c.Response().Writer, func() error { return c.HTMLBlob(status, buf.Bytes()) })
 }
 
 // pageBrand is the branding every page shows (the pages are prepared for

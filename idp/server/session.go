@@ -87,6 +87,7 @@ func (s *Server) startSession(c echo.Context, id idp.Identity) (sess idp.Session
 // heldResponse keeps what a handler writes until release, so that the
 // answer can be dropped when a write it depends on fails.
 type heldResponse struct {
+	ctx    context.Context // the request's (its connection, for onePiece)
 	real   http.ResponseWriter
 	res    *echo.Response
 	saved  http.Header // the headers before holding began
@@ -96,7 +97,7 @@ type heldResponse struct {
 
 func holdResponse(c echo.Context) *heldResponse {
 	res := c.Response()
-	h := &heldResponse{real: res.Writer, res: res, saved: res.Header().Clone(), body: templates.GetBuffer()}
+	h := &heldResponse{ctx: c.Request().Context(), real: res.Writer, res: res, saved: res.Header().Clone(), body: templates.GetBuffer()}
 	res.Writer = h
 	return h
 }
@@ -126,8 +127,16 @@ func (h *heldResponse) release() {
 	if h.status == 0 {
 		return
 	}
-	h.real.WriteHeader(h.status)
-	_, _ = h.real.Write(h.body.Bytes())
+	write := func() error {
+		h.real.WriteHeader(h.status)
+		_, err := h.real.Write(h.body.Bytes())
+		return err
+	}
+	if h.real.Header().Get(echo.HeaderContentLength) == "" {
+		_ = write()
+		return
+	}
+	_ = onePiece(h.ctx, h.real, write)
 }
 
 // putBody gives the body's buffer back to the pool, once.

@@ -219,7 +219,13 @@ type spConn struct {
 	mu       sync.Mutex
 	kicked   bool      // the read deadline is the watcher's, not net/http's
 	deadline time.Time // net/http's read deadline
+
+	pieces heldWrites // a page's writes, held to leave in one piece (onePiece)
 }
+
+func (c *spConn) Write(p []byte) (int, error) { return c.pieces.write(c.TCPConn, p) }
+func (c *spConn) holdWrites()                 { c.pieces.hold() }
+func (c *spConn) releaseWrites() error        { return c.pieces.release(c.TCPConn) }
 
 // markBackChannel starts watching c (once).
 func (c *spConn) markBackChannel() {
@@ -289,3 +295,5 @@ func (c *spConn) Close() error {
 	}
 	return c.TCPConn.Close()
 }
+
+var _ pieceHolder = (*spConn)(nil)
