@@ -47,6 +47,7 @@ type options struct {
 	store        string
 	profile      string
 	genProfile   string
+	yardstick    bool
 	rsaProbe     string
 }
 
@@ -71,13 +72,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.rsaProbe != "" {
-		parts := strings.Split(o.rsaProbe, ",")
-		d, err := time.ParseDuration(parts[len(parts)-1])
-		if len(parts) != 3 || err != nil {
-			fmt.Fprintln(stderr, "idpbench: -rsa-probe KEY,CERT,DURATION")
+		keyFile, certFile, d, every, err := parseRSAProbe(o.rsaProbe)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
 			return 2
 		}
-		if err := rsaProbe(parts[0], parts[1], d, rsaProbeEvery, stdout); err != nil {
+		if err := rsaProbe(keyFile, certFile, d, every, stdout); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
@@ -130,8 +130,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs) for inspection")
 	fs.StringVar(&o.store, "store", "bolt", "our IdP's store.backend: bolt (durable, fsync per commit) or memory")
 	fs.StringVar(&o.profile, "profile", "", "directory for CPU profiles of the IdP during each mode's highest-concurrency cell (needs a binary built with -tags pprof: make bench-profile)")
+	fs.BoolVar(&o.yardstick, "yardstick", true, "before the load, time OpenSSL and Go RSA-2048 signing on the IdP's CPU (about 12 s): the machine's speed against the issue's reference machine")
 	fs.StringVar(&o.genProfile, "genprofile", "", "file for a CPU profile of the generator itself over the whole run (go tool pprof FILE)")
-	fs.StringVar(&o.rsaProbe, "rsa-probe", "", "internal: KEY,CERT,DURATION: sign with that key every 100 ms for DURATION, print the mean CPU ns per signature and exit (what every cell runs on the IdP's CPU: the SAML cells' signing yardstick, the machine's speed in the others)")
+	fs.StringVar(&o.rsaProbe, "rsa-probe", "", "internal: KEY,CERT,DURATION[,EVERY]: sign with that key every 100 ms (or EVERY, 0 for back to back) for DURATION, print the mean CPU ns per signature and exit (what every cell runs on the IdP's CPU: the SAML cells' signing yardstick, the machine's speed in the others)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: idpbench [flags]\n\nLoad generator for the IdP (see README \"Benchmarks\"). Flags:")
 		fs.PrintDefaults()

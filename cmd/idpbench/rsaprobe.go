@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -56,20 +57,47 @@ func rsaProbe(keyFile, certFile string, d, every time.Duration, out io.Writer) e
 		}
 		total += cpu
 		n++
-		time.Sleep(every)
+		if every > 0 {
+			time.Sleep(every)
+		}
 	}
 	_, err = fmt.Fprintln(out, total.Nanoseconds()/int64(n))
 	return err
 }
 
+// parseRSAProbe reads the -rsa-probe value KEY,CERT,DURATION[,EVERY].
+func parseRSAProbe(v string) (keyFile, certFile string, d, every time.Duration, err error) {
+	parts := strings.Split(v, ",")
+	every = rsaProbeEvery
+	if len(parts) == 4 {
+		if every, err = time.ParseDuration(parts[3]); err != nil || every < 0 {
+			return "", "", 0, 0, fmt.Errorf("idpbench: -rsa-probe KEY,CERT,DURATION[,EVERY]: EVERY %q is not a duration", parts[3])
+		}
+		parts = parts[:3]
+	}
+	if len(parts) != 3 {
+		return "", "", 0, 0, errors.New("idpbench: -rsa-probe KEY,CERT,DURATION[,EVERY]")
+	}
+	if d, err = time.ParseDuration(parts[2]); err != nil || d <= 0 {
+		return "", "", 0, 0, fmt.Errorf("idpbench: -rsa-probe KEY,CERT,DURATION[,EVERY]: DURATION %q is not a duration", parts[2])
+	}
+	return parts[0], parts[1], d, every, nil
+}
+
 // signingProbe runs the probe pinned to the IdP's CPU(s) for d and
 // returns ms per signature.
 func (b *bench) signingProbe(ctx context.Context, d time.Duration) (float64, error) {
+	return b.signingProbeEvery(ctx, d, rsaProbeEvery)
+}
+
+// signingProbeEvery is signingProbe with a pause of every between two
+// signatures (0: back to back, the machine yardstick's loop).
+func (b *bench) signingProbeEvery(ctx context.Context, d, every time.Duration) (float64, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, err
 	}
-	cmd := pinned(b.idpCPUs, self, "-rsa-probe", fmt.Sprintf("%s,%s,%s", b.keyFile, b.certFile, d))
+	cmd := pinned(b.idpCPUs, self, "-rsa-probe", fmt.Sprintf("%s,%s,%s,%s", b.keyFile, b.certFile, d, every))
 	out, err := cmd.Output()
 	if err != nil {
 		return 0, fmt.Errorf("idpbench: signing probe: %w", err)

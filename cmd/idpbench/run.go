@@ -50,6 +50,16 @@ func (b *bench) run(ctx context.Context) error {
 }
 
 func (b *bench) measure(ctx context.Context) error {
+	if b.o.yardstick {
+		b.logf("yardstick: OpenSSL and Go RSA-2048 signing on the IdP's CPU")
+		y, err := b.machineYardstick(ctx)
+		b.report.Yardstick = y
+		if err != nil {
+			return err
+		}
+	} else {
+		b.report.Yardstick = yardstick{Missing: "-yardstick=false"}
+	}
 	b.logf("slapd: loading %d users", b.o.users)
 	sl, err := startSlapd(ctx, filepath.Join(b.dir, "slapd"), b.o.users, b.peerCPUs)
 	if err != nil {
