@@ -15,9 +15,9 @@ import (
 // gives two figures for one core of that machine: Go's crypto/rsa signs
 // RSA-2048 in 1.1 ms, OpenSSL 2,700 times a second. Go's figure moves with
 // the Go release (crypto/rsa was rewritten in 1.20 and has been made
-// faster in several releases since; the issue does not name its Go), while
-// OpenSSL's RSA code has been stable for years. So before any load, idpbench times
-// both on the IdP's CPU, back to back: OpenSSL gives this machine's speed
+// faster in several releases since; the issue does not name its Go),
+// while OpenSSL's RSA code has been stable for years. So before any load,
+// idpbench times both on the IdP's CPU, back to back: OpenSSL gives this machine's speed
 // against the reference, and the ratio of the two gives what the
 // reference machine would take per signature with the Go this IdP is built
 // with. The SAML table then also states the IdP's CPU beyond signing at

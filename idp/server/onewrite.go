@@ -43,12 +43,15 @@ func pieceHolderOf(ctx context.Context) pieceHolder {
 	return h
 }
 
-// onePiece runs write, which writes a whole response (status, headers
-// with a Content-Length, body) on w, and sends it in one write on the
-// connection. Without a holding connection it is just write.
-func onePiece(ctx context.Context, w http.ResponseWriter, write func() error) error {
-	h := pieceHolderOf(ctx)
-	if h == nil {
+// onePiece runs write, which writes a whole response to r (status,
+// headers with a Content-Length, body) on w, and sends it in one write on
+// the connection. Without a holding connection it is just write, and so
+// it is for HTTP/2 (not served today): there a separate goroutine writes
+// the frames, and a held connection could hold back the flow-control
+// window update that the handler's own flush waits for.
+func onePiece(r *http.Request, w http.ResponseWriter, write func() error) error {
+	h := pieceHolderOf(r.Context())
+	if h == nil || r.ProtoMajor != 1 {
 		return write()
 	}
 	h.holdWrites()

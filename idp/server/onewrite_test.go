@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -114,7 +115,7 @@ func TestOnePiece(t *testing.T) {
 		return err
 	}
 	mux.HandleFunc("/one", func(w http.ResponseWriter, r *http.Request) {
-		if err := onePiece(r.Context(), w, func() error { return send(w) }); err != nil {
+		if err := onePiece(r, w, func() error { return send(w) }); err != nil {
 			t.Error(err)
 		}
 	})
@@ -145,5 +146,37 @@ func TestOnePiece(t *testing.T) {
 	}
 	if n := get("/plain"); n < 2 {
 		t.Fatalf("plain page took %d writes; the test no longer shows the difference", n)
+	}
+}
+
+// countingHolder counts holds, for onePiece's choice of when to hold.
+type countingHolder struct {
+	net.Conn
+	holds int
+}
+
+func (c *countingHolder) holdWrites()          { c.holds++ }
+func (c *countingHolder) releaseWrites() error { return nil }
+
+// TestOnePieceOnlyHTTP1: an HTTP/2 request (another goroutine writes its
+// frames) and a connection that cannot hold are written as they are.
+func TestOnePieceOnlyHTTP1(t *testing.T) {
+	for _, tt := range []struct {
+		major, holds int
+	}{{1, 1}, {2, 0}} {
+		c := &countingHolder{}
+		r, _ := http.NewRequestWithContext(withConn(t.Context(), c), http.MethodGet, "/", nil)
+		r.ProtoMajor = tt.major
+		wrote := false
+		if err := onePiece(r, nil, func() error { wrote = true; return errors.New("client gone") }); err == nil || !wrote {
+			t.Fatalf("HTTP/%d: write ran %v, error %v", tt.major, wrote, err)
+		}
+		if c.holds != tt.holds {
+			t.Fatalf("HTTP/%d: %d holds, want %d", tt.major, c.holds, tt.holds)
+		}
+	}
+	r, _ := http.NewRequestWithContext(withConn(t.Context(), &net.TCPConn{}), http.MethodGet, "/", nil)
+	if err := onePiece(r, nil, func() error { return nil }); err != nil {
+		t.Fatal(err)
 	}
 }

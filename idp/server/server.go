@@ -352,7 +352,7 @@ func (s *Server) render(c echo.Context, status int, name string, data any, langs
 	// With the length known the page goes out in one piece rather than
 	// as chunks, and in one write (onePiece).
 	h.Set(echo.HeaderContentLength, strconv.Itoa(buf.Len()))
-	return onePiece(c.Request().Context(), c.Response().Writer, func() error { return c.HTMLBlob(status, buf.Bytes()) })
+	return onePiece(c.Request(), c.Response().Writer, func() error { return c.HTMLBlob(status, buf.Bytes()) })
 }
 
 // pageBrand is the branding every page shows (the pages are prepared for

@@ -87,7 +87,7 @@ func (s *Server) startSession(c echo.Context, id idp.Identity) (sess idp.Session
 // heldResponse keeps what a handler writes until release, so that the
 // answer can be dropped when a write it depends on fails.
 type heldResponse struct {
-	ctx    context.Context // the request's (its connection, for onePiece)
+	req    *http.Request // for onePiece
 	real   http.ResponseWriter
 	res    *echo.Response
 	saved  http.Header // the headers before holding began
@@ -97,7 +97,7 @@ type heldResponse struct {
 
 func holdResponse(c echo.Context) *heldResponse {
 	res := c.Response()
-	h := &heldResponse{ctx: c.Request().Context(), real: res.Writer, res: res, saved: res.Header().Clone(), body: templates.GetBuffer()}
+	h := &heldResponse{req: c.Request(), real: res.Writer, res: res, saved: res.Header().Clone(), body: templates.GetBuffer()}
 	res.Writer = h
 	return h
 }
@@ -136,7 +136,7 @@ func (h *heldResponse) release() {
 		_ = write()
 		return
 	}
-	_ = onePiece(h.ctx, h.real, write)
+	_ = onePiece(h.req, h.real, write)
 }
 
 // putBody gives the body's buffer back to the pool, once.
