@@ -122,7 +122,7 @@ bench-profile: test-deps
 # (signing, store operations, token+userinfo handlers).
 bench-micro: test-deps
 	$(GO) test -run='^$$' -bench=Journey -benchtime=5s -count=1 ./cmd/idp
-	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./saml ./oauthsso ./idp/store/boltstore
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./saml ./oauthsso ./idp/store/boltstore ./idp/server
 
 # bench-compare: the identical SAML load against SimpleSAMLphp (Debian
 # package, run by an Apache of its own on a loopback port with a config in a
