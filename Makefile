@@ -16,7 +16,7 @@ AXE_VERSION := 4.14.1
 AXE_DIR     := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/idp-test/axe-core-$(AXE_VERSION)
 AXE_JS      := $(AXE_DIR)/node_modules/axe-core/axe.min.js
 
-.PHONY: all build run test test-deps test-go fuzz-smoke fuzz bench bench-micro bench-compare bench-profile lint clean help screenshots
+.PHONY: all build run test test-deps test-go bench-smoke fuzz-smoke fuzz bench bench-micro bench-compare bench-profile lint clean help screenshots
 
 all: build
 
@@ -38,7 +38,7 @@ run: build
 # test: everything, against real peers (slapd, a Samba AD DC, xmlsec1). Missing packages are
 # installed with apt-get (as root, or through sudo). IDP_REQUIRE_PEERS makes
 # tests that need a peer fail instead of skipping when it is absent.
-test: test-deps test-go fuzz-smoke
+test: test-deps test-go bench-smoke fuzz-smoke
 
 test-deps:
 	@missing=""; \
@@ -76,6 +76,11 @@ screenshots: test-deps
 	IDP_REQUIRE_PEERS=1 IDP_AXE_JS="$(AXE_JS)" IDP_SCREENSHOT_DIR="$(CURDIR)/bin/screenshots" $(GO) test -count=1 -run '^TestBrowserJourneys$$' ./cmd/idp
 	mkdir -p docs/screenshots
 	cp bin/screenshots/login-ko-phone.png bin/screenshots/login-ko-desktop.png docs/screenshots/
+
+# Every benchmark once (one iteration each), so that a benchmark the code
+# has moved away from fails here and not first in `make bench-micro`.
+bench-smoke:
+	IDP_REQUIRE_PEERS=1 $(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./...
 
 # A few seconds per fuzz target on every test run; `make fuzz` runs longer.
 # Go 1.26's fuzz coordinator can report "context deadline exceeded" when
