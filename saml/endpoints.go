@@ -102,7 +102,7 @@ func servePEM(c echo.Context, kp *certs.KeyPair, filename string) error {
 func (p *Provider) handleLogout(c echo.Context) error {
 	h := p.host
 	_, hadSession := h.EndSession(c)
-	params, perr := parseRawParams(c.Request().URL.RawQuery)
+	params, perr := queryParams(c.Request())
 	if _, slo := params["SAMLRequest"]; slo && perr == nil {
 		return p.handleSLO(c, params, hadSession)
 	}

@@ -62,30 +62,40 @@ func parseRawParams(s string) (map[string]rawParam, error) {
 	return out, nil
 }
 
+// queryParams parses a redirect-binding query, after the size cap.
+func queryParams(r *http.Request) (map[string]rawParam, error) {
+	if len(r.URL.RawQuery) > maxQueryBytes {
+		return nil, fmt.Errorf("%w: query of %d bytes", ErrTooLarge, len(r.URL.RawQuery))
+	}
+	return parseRawParams(r.URL.RawQuery)
+}
+
 // readInbound extracts the SSO parameters of either binding, enforcing the
 // size caps before anything is decoded.
 func readInbound(r *http.Request) (*inbound, error) {
 	var params map[string]rawParam
-	in := &inbound{}
+	var err error
+	var binding Binding
 	switch r.Method {
 	case http.MethodGet:
-		if len(r.URL.RawQuery) > maxQueryBytes {
-			return nil, fmt.Errorf("%w: query of %d bytes", ErrTooLarge, len(r.URL.RawQuery))
-		}
-		p, err := parseRawParams(r.URL.RawQuery)
-		if err != nil {
-			return nil, err
-		}
-		params, in.binding = p, BindingRedirect
+		params, err = queryParams(r)
+		binding = BindingRedirect
 	case http.MethodPost:
-		p, err := readPostParams(r)
-		if err != nil {
-			return nil, err
-		}
-		params, in.binding = p, BindingPOST
+		params, err = readPostParams(r)
+		binding = BindingPOST
 	default:
 		return nil, fmt.Errorf("%w: method %s", ErrMalformed, r.Method)
 	}
+	if err != nil {
+		return nil, err
+	}
+	return inboundFrom(params, binding)
+}
+
+// inboundFrom reads the SSO parameters out of params, as they arrived in
+// binding.
+func inboundFrom(params map[string]rawParam, binding Binding) (*inbound, error) {
+	in := &inbound{binding: binding}
 	req, ok := params["SAMLRequest"]
 	if !ok {
 		return nil, fmt.Errorf("%w: no SAMLRequest", ErrMalformed)

@@ -35,11 +35,11 @@ var errSLO = errors.New("saml: logout request refused")
 
 // logoutRequest is a LogoutRequest that passed the checks.
 type logoutRequest struct {
-	sp      *serviceProvider
-	id      string
-	relay   string
-	hasRely bool
-	target  string // redirect_uri, allowed for sp
+	sp       *serviceProvider
+	id       string
+	relay    string
+	hasRelay bool
+	target   string // redirect_uri, allowed for sp
 }
 
 // handleSLO answers a LogoutRequest; params are the query's. The session
@@ -66,7 +66,7 @@ func (p *Provider) handleSLO(c echo.Context, params map[string]rawParam, hadSess
 
 // validateLogout reads and checks the LogoutRequest of the query.
 func (p *Provider) validateLogout(c echo.Context, params map[string]rawParam, now time.Time) (*logoutRequest, error) {
-	in, err := readInbound(c.Request())
+	in, err := inboundFrom(params, BindingRedirect)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errSLO, err)
 	}
@@ -124,7 +124,7 @@ func (p *Provider) validateLogout(c echo.Context, params map[string]rawParam, no
 	if !first {
 		return nil, fmt.Errorf("%w: ID %q seen before", errSLO, req.ID)
 	}
-	return &logoutRequest{sp: sp, id: req.ID, relay: in.relayState, hasRely: in.hasRelay, target: target}, nil
+	return &logoutRequest{sp: sp, id: req.ID, relay: in.relayState, hasRelay: in.hasRelay, target: target}, nil
 }
 
 // verifyRedirectSignature checks the HTTP-Redirect binding's query
@@ -182,7 +182,7 @@ func (p *Provider) logoutResponse(now time.Time, lr *logoutRequest) (string, err
 		return "", err
 	}
 	q := "SAMLResponse=" + url.QueryEscape(base64.StdEncoding.EncodeToString(z.Bytes()))
-	if lr.hasRely {
+	if lr.hasRelay {
 		q += "&RelayState=" + url.QueryEscape(lr.relay)
 	}
 	q += "&SigAlg=" + url.QueryEscape(algRSASHA256)
