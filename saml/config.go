@@ -326,7 +326,7 @@ func (s ServiceProviderConfig) validate() idp.Problems {
 			ps.Addf("login_api_from", "only a naverworks SP has the login API; remove it")
 			break
 		}
-		if _, err := parsePrefix(a); err != nil {
+		if _, err := idp.ParseNetwork(a); err != nil {
 			ps.Addf(fmt.Sprintf("login_api_from[%d]", j), "%q is not an IP address or CIDR network (e.g. 203.0.113.0/24)", a)
 		}
 	}

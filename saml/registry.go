@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ncp-sso/idp/certs"
+	"github.com/ncp-sso/idp/idp"
 )
 
 // serviceProvider is a validated, immutable SP entry.
@@ -35,18 +36,6 @@ type serviceProvider struct {
 	// loginAPIFrom are the networks that may call the login API (none:
 	// it is off for this SP).
 	loginAPIFrom []netip.Prefix
-}
-
-// parsePrefix reads an address or a CIDR network.
-func parsePrefix(s string) (netip.Prefix, error) {
-	if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil {
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(strings.TrimSpace(s))
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
 // loginAPIAllowed reports whether ip may call the login API for some SP.
@@ -151,7 +140,7 @@ func newRegistry(cfgs []ServiceProviderConfig) (*registry, error) {
 			}
 			sp.matcher = m
 			for _, a := range c.LoginAPIFrom {
-				pfx, err := parsePrefix(a)
+				pfx, err := idp.ParseNetwork(a)
 				if err != nil {
 					return nil, fmt.Errorf("saml: service_providers[%d].login_api_from: %q: %w", i, a, err)
 				}

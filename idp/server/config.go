@@ -111,10 +111,8 @@ func (c *Config) Validate() idp.Problems {
 		}
 	}
 	for i, p := range c.TrustedProxies {
-		if _, _, err := net.ParseCIDR(p); err != nil {
-			if net.ParseIP(p) == nil {
-				ps.Addf(keyIndex("trusted_proxies", i), "%q is not a CIDR (e.g. 10.0.0.0/8) or IP address", p)
-			}
+		if _, err := idp.ParseNetwork(p); err != nil {
+			ps.Addf(keyIndex("trusted_proxies", i), "%q is not a CIDR (e.g. 10.0.0.0/8) or IP address", p)
 		}
 	}
 	for k, d := range map[string]time.Duration{"read_header_timeout": c.ReadHeaderTimeout, "read_timeout": c.ReadTimeout, "write_timeout": c.WriteTimeout, "idle_timeout": c.IdleTimeout, "shutdown_timeout": c.ShutdownTimeout} {

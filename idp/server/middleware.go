@@ -10,9 +10,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/ncp-sso/idp/idp"
 )
 
 const (
@@ -174,15 +175,8 @@ func (s *Server) ipExtractor() echo.IPExtractor {
 	var opts []echo.TrustOption
 	opts = append(opts, echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false))
 	for _, p := range s.cfg.TrustedProxies {
-		if !strings.Contains(p, "/") {
-			if ip := net.ParseIP(p); ip != nil && ip.To4() != nil {
-				p += "/32"
-			} else {
-				p += "/128"
-			}
-		}
-		if _, n, err := net.ParseCIDR(p); err == nil {
-			opts = append(opts, echo.TrustIPRange(n))
+		if n, err := idp.ParseNetwork(p); err == nil {
+			opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: n.Addr().AsSlice(), Mask: net.CIDRMask(n.Bits(), n.Addr().BitLen())}))
 		}
 	}
 	return echo.ExtractIPFromXFFHeader(opts...)
